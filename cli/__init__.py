@@ -1,0 +1,1 @@
+"""The ``nst`` command-line interface."""

@@ -1,0 +1,1 @@
+"""Export to ONNX driven by an ExportSpec, with validation against PyTorch."""

@@ -1,0 +1,1 @@
+"""Bundled assets: the default model, its style image and a sample photo."""

@@ -1,0 +1,1 @@
+"""Runtime: Runner backends and the user-facing Stylizer."""
