@@ -21,6 +21,10 @@ class OutputExistsError(NstError):
     """An output file already exists and ``force`` was not given."""
 
 
+class OutputError(NstError):
+    """An output cannot be written (disk full, permission denied, read-only folder)."""
+
+
 class MissingDependencyError(NstError):
     """An optional dependency (an ``nst[...]`` extra) is not installed."""
 

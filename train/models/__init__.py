@@ -1,1 +1,31 @@
-"""Model families, one module each, and the registry that maps a family name to its class."""
+"""Model families, one module each, and the registry from family name to (net, config)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from torch import nn
+
+from nst.config import config_from_dict
+from nst.errors import InputError
+from nst.train.models.johnson import JohnsonConfig, JohnsonNet
+
+FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
+    "johnson": (JohnsonNet, JohnsonConfig),
+}
+
+
+def family_entry(family: str) -> tuple[type[nn.Module], type]:
+    """Return (net class, config class) of ``family`` or raise with a suggestion."""
+    if family not in FAMILIES:
+        hint = difflib.get_close_matches(family, list(FAMILIES), n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise InputError(f"unknown model family {family!r} (known: {sorted(FAMILIES)}){extra}")
+    return FAMILIES[family]
+
+
+def build_model(family: str, config: dict[str, Any]) -> nn.Module:
+    """Instantiate the net of ``family`` from its config dict (unknown keys are errors)."""
+    net_cls, cfg_cls = family_entry(family)
+    return net_cls(config_from_dict(cfg_cls, config))

@@ -1,0 +1,9 @@
+"""Entry point of the ``nst`` console script: the app with every command registered."""
+
+from nst.cli import bench_cmd, export_cmd, info_cmd, stylize_cmd, train_cmd
+from nst.cli.app import app
+
+__all__ = ["app", "bench_cmd", "export_cmd", "info_cmd", "stylize_cmd", "train_cmd"]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,58 @@
+"""``nst stylize``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nst.cli.app import app, handle_errors
+
+MODEL_SUFFIXES = (".onnx",)
+
+
+@app.command()
+@handle_errors
+def stylize(
+    paths: Annotated[list[Path], typer.Argument(help="[MODEL.onnx] INPUT... (files or folders).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model (default: the bundled one).")
+    ] = None,
+    providers: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Images per inference call.")] = 4,
+    max_pixels: Annotated[
+        int | None, typer.Option(help="Refuse inputs larger than this many pixels.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Stylize images with an exported model (the bundled default when none is given)."""
+    from tqdm import tqdm
+
+    from nst.errors import InputError
+    from nst.io import DEFAULT_MAX_PIXELS
+    from nst.runtime.stylizer import Stylizer, plan_outputs
+
+    inputs = list(paths)
+    if inputs and inputs[0].suffix.lower() in MODEL_SUFFIXES:
+        if model is not None:
+            raise InputError(f"two models given: {model} and {inputs[0]}")
+        model = inputs.pop(0)
+    if not inputs:
+        raise InputError("no input images given")
+    jobs = plan_outputs(inputs, output, force=force)  # every target checked before any work
+    start = time.perf_counter()
+    with Stylizer(model, providers=providers, batch_size=batch_size,
+                  max_pixels=max_pixels or DEFAULT_MAX_PIXELS) as stylizer:  # fmt: skip
+        bar = tqdm(total=len(jobs), disable=not progress or len(jobs) < 2, desc="stylize", unit="img")
+        stylizer.run_jobs(jobs, force=force, on_done=lambda _job: bar.update(1))
+        bar.close()
+        name = Path(getattr(stylizer.runner, "path", "model")).name
+        used = ",".join(getattr(stylizer.runner, "providers", []))
+    where = jobs[0].target if len(jobs) == 1 else output
+    typer.echo(
+        f"stylized {len(jobs)} image(s) with {name} [{used}] in {time.perf_counter() - start:.2f}s -> {where}"
+    )

@@ -1,0 +1,64 @@
+"""``nst train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nst.cli.app import app, handle_errors, parse_key_values
+
+
+@app.command()
+@handle_errors
+def train(
+    style: Annotated[
+        list[Path], typer.Option("--style", "-s", help="Style image (repeat for multi-style families).")
+    ],
+    content: Annotated[Path, typer.Option("--content", "-c", help="Folder of content images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoint, samples, curves).")],
+    family: Annotated[str, typer.Option(help="Model family.")] = "johnson",
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="Model config KEY=VALUE, e.g. base_channels=16.")
+    ] = [],  # noqa: B006
+    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="Content images per step.")] = 4,
+    image_size: Annotated[int, typer.Option(help="Square crop size of content images.")] = 256,
+    style_size: Annotated[int, typer.Option(help="Short side of the style image.")] = 512,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    content_weight: Annotated[float, typer.Option(help="Content loss weight.")] = 1.0,
+    style_weight: Annotated[float, typer.Option(help="Style loss weight.")] = 3e5,
+    tv_weight: Annotated[float, typer.Option(help="Total-variation loss weight.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    sample_every: Annotated[int, typer.Option(help="Write a sample grid every N steps.")] = 100,
+    checkpoint_every: Annotated[int, typer.Option(help="Save a checkpoint every N steps.")] = 200,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    vgg_weights: Annotated[
+        str | None,
+        typer.Option(help="VGG-16 weights (torchvision layout); else $NST_VGG_WEIGHTS or download."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    force: Annotated[bool, typer.Option(help="Restart even if --out has a checkpoint.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a feed-forward style network."""
+    from nst.errors import require
+
+    require("torch", "train")
+    from nst.train.config import TrainConfig
+    from nst.train.loop import train as run_training
+
+    config = TrainConfig(
+        family=family, content_dir=str(content), styles=tuple(str(s) for s in style),
+        model=parse_key_values(model, "--model"), steps=steps, batch_size=batch_size,
+        image_size=image_size, style_size=style_size, lr=lr, content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight, seed=seed, sample_every=sample_every,
+        checkpoint_every=checkpoint_every, device=device, vgg_weights=vgg_weights,
+    )  # fmt: skip
+    result = run_training(config, out, resume=resume, force=force, progress=progress)
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.final_losses.items())
+    typer.echo(
+        f"trained {family} for {result.steps} steps in {result.seconds:.1f}s "
+        f"-> {result.checkpoint} ({losses})"
+    )

@@ -1,0 +1,142 @@
+"""Checkpoint -> ONNX with dynamic batch/height/width, nst metadata, checker and validation."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import nst
+from nst.errors import ExportError, OutputExistsError
+from nst.export.metadata import ModelMetadata
+from nst.export.spec import ExportSpec, spec_for_family
+from nst.export.validate import SizeCheck, validate_onnx
+from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``nst export`` produced."""
+
+    path: Path
+    seconds: float
+    size_bytes: int
+    checks: list[SizeCheck]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporter's progress prints and torchvision-missing warnings."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # type: ignore[name-defined] # noqa: F821
+    """Export ``model`` to an in-memory ONNX model with dynamic N, H, W."""
+    from torch.export import Dim
+
+    batch = Dim("batch", min=1, max=1024)
+    height = Dim("height", min=spec.min_size, max=16384)
+    width = Dim("width", min=spec.min_size, max=16384)
+    size = max(spec.min_size, 64)
+    example = (torch.rand(2, 3, size, size + spec.pad_multiple),)
+    dynamic = {spec.inputs[0].name: {0: batch, 2: height, 3: width}}
+    try:
+        with _quiet():
+            program = torch.onnx.export(
+                model.eval(), example, input_names=[t.name for t in spec.inputs],
+                output_names=[t.name for t in spec.outputs], dynamic_shapes=dynamic,
+                opset_version=spec.opset, dynamo=True, verbose=False,
+            )  # fmt: skip
+    except Exception as exc:  # the exporter raises many types
+        raise ExportError(f"torch.onnx.export failed: {str(exc).splitlines()[0]}") from exc
+    if program is None:
+        raise ExportError("torch.onnx.export returned no program")
+    return program.model_proto
+
+
+def _save_model(proto: onnx.ModelProto, path: Path) -> None:  # type: ignore[name-defined] # noqa: F821
+    import onnx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.partial")
+    os.close(fd)
+    try:
+        onnx.save_model(proto, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_checkpoint(
+    checkpoint: str | Path, output: str | Path, *, validate: bool = True, force: bool = False,
+    opset: int | None = None,
+) -> ExportResult:  # fmt: skip
+    """Export an nst checkpoint to ONNX.
+
+    Args:
+        checkpoint: ``.pt`` file written by ``nst train``.
+        output: Destination ``.onnx``.
+        validate: Compare with PyTorch at the spec's sizes (odd ones included).
+        force: Overwrite ``output`` if it exists.
+        opset: Override the spec's ONNX opset.
+
+    Raises:
+        OutputExistsError: ``output`` exists and ``force`` is false.
+        CheckpointError: The checkpoint is missing or broken.
+        ExportError / ValidationError: Export failed or disagrees with PyTorch.
+    """
+    import onnx
+
+    out = Path(output)
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} exists; use --force to overwrite")
+    start = time.perf_counter()
+    ckpt = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(ckpt)
+    spec = spec_for_family(ckpt["family"])
+    if opset is not None:
+        spec = ExportSpec(**{**spec.__dict__, "opset": opset})
+    proto = onnx_from_module(model, spec)
+    meta = ModelMetadata(
+        family=ckpt["family"], styles=tuple(ckpt["styles"]), spec=spec, version=nst.__version__,
+        extra={
+            "nst.model_config": json.dumps(ckpt["model_config"]),
+            "nst.train_config": json.dumps(ckpt["train_config"]),
+            "nst.train_step": str(ckpt["step"]),
+        },
+    )  # fmt: skip
+    onnx.helper.set_model_props(proto, meta.to_props())
+    proto.producer_name, proto.producer_version = "nst", nst.__version__
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"onnx.checker rejected the exported model: {exc}") from exc
+    _save_model(proto, out)
+    checks: list[SizeCheck] = []
+    if validate:
+        try:
+            checks = validate_onnx(model, out, spec)
+        except BaseException:
+            out.unlink(missing_ok=True)  # never leave a model that failed validation
+            raise
+    return ExportResult(out, time.perf_counter() - start, out.stat().st_size, checks)

@@ -1,0 +1,89 @@
+"""Runner: the one place that checks inputs before any backend runs (Polygraphy's habit).
+
+Subclasses implement only :meth:`Runner._infer` (and optionally ``_close``); names, dtypes,
+ranks, fixed dimensions, minimum sizes and batch agreement are checked here, so every backend
+raises the same :class:`~nst.errors.InputError` for the same mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from types import TracebackType
+
+import numpy as np
+
+from nst.errors import InputError
+from nst.export.metadata import ModelMetadata
+from nst.export.spec import TensorSpec
+
+Feed = dict[str, np.ndarray]
+
+
+class Runner(ABC):
+    """Runs one model. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, metadata: ModelMetadata) -> None:
+        self.metadata = metadata
+        self.spec = metadata.spec
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 (optional hook, no-op by default)
+        """Release backend resources (idempotent)."""
+
+    def infer(self, feed: Feed) -> Feed:
+        """Check ``feed`` against the model's I/O contract, then run it.
+
+        Raises:
+            InputError: Missing/unknown names, wrong dtype, rank, channel count, too-small
+                images, or inputs that disagree on the batch size.
+        """
+        self.check_feed(feed)
+        return self._infer(feed)
+
+    @abstractmethod
+    def _infer(self, feed: Feed) -> Feed:
+        """Backend-specific inference on an already-checked feed."""
+
+    def check_feed(self, feed: Feed) -> None:
+        expected = {t.name: t for t in self.spec.inputs}
+        for name in feed:
+            if name not in expected:
+                hint = difflib.get_close_matches(name, list(expected), n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise InputError(f"unknown input {name!r} (model inputs: {list(expected)}){extra}")
+        missing = [n for n in expected if n not in feed]
+        if missing:
+            raise InputError(f"missing model input(s) {missing}")
+        axes: dict[str, int] = {}
+        for name, tensor in expected.items():
+            _check_tensor(tensor, feed[name], axes)
+        if "height" in axes and "width" in axes:
+            self.spec.check_image_size(axes["height"], axes["width"])
+
+
+def _check_tensor(spec: TensorSpec, array: np.ndarray, axes: dict[str, int]) -> None:
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"input {spec.name!r} must be a numpy array, got {type(array).__name__}")
+    if array.dtype != np.dtype(spec.dtype):
+        raise InputError(f"input {spec.name!r} must be {spec.dtype}, got {array.dtype}")
+    if array.ndim != len(spec.shape):
+        raise InputError(
+            f"input {spec.name!r} must have rank {len(spec.shape)} {list(spec.shape)}, "
+            f"got shape {array.shape}"
+        )
+    for dim, size in zip(spec.shape, array.shape, strict=True):
+        if isinstance(dim, int) and size != dim:
+            raise InputError(f"input {spec.name!r} must have shape {list(spec.shape)}, got {array.shape}")
+        if isinstance(dim, str):
+            if axes.setdefault(dim, size) != size:
+                raise InputError(f"inputs disagree on axis {dim!r}: {axes[dim]} vs {size} in {spec.name!r}")
+            if size < 1:
+                raise InputError(f"input {spec.name!r} has an empty axis {dim!r}")

@@ -1,0 +1,89 @@
+"""OrtRunner: ONNX Runtime backend (CPU; CUDA EP when onnxruntime-gpu and a GPU are present)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nst.errors import InputError, ModelError
+from nst.export.metadata import ModelMetadata
+from nst.runtime.base import Feed, Runner
+
+PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+
+def resolve_providers(requested: str | Sequence[str] = "auto") -> list[str]:
+    """Turn ``auto``/``cpu``/``cuda``/``tensorrt`` (or full EP names) into an ORT provider list.
+
+    ``auto`` takes CUDA first when this onnxruntime build has it, then CPU. Asking for a
+    provider the installed build lacks is an error (never a silent CPU fallback).
+    """
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if requested == "auto":
+        return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    names = [requested] if isinstance(requested, str) else list(requested)
+    providers = [PROVIDER_ALIASES.get(n.lower(), n) for n in names]
+    for p in providers:
+        if p not in available:
+            raise InputError(
+                f"ONNX Runtime provider {p} is not available (available: {available}); "
+                "for CUDA install onnxruntime-gpu: pip install 'nst[gpu]'"
+            )
+    if "CPUExecutionProvider" not in providers:
+        providers.append("CPUExecutionProvider")
+    return providers
+
+
+def session_from_onnx(path: str | Path, providers: list[str], threads: int = 0) -> ort.InferenceSession:  # type: ignore[name-defined] # noqa: F821
+    """Create an InferenceSession, turning ORT's errors into :class:`ModelError`."""
+    import onnxruntime as ort
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"model file not found: {p}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(p), sess_options=options, providers=providers)
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+        raise ModelError(f"cannot load model {p}: {str(exc).splitlines()[0][:300]}") from exc
+
+
+class OrtRunner(Runner):
+    """Runs an nst ONNX model with ONNX Runtime."""
+
+    def __init__(
+        self, path: str | Path, *, providers: str | Sequence[str] = "auto", threads: int = 0
+    ) -> None:
+        self.path = Path(path)
+        self.session = session_from_onnx(self.path, resolve_providers(providers), threads)
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        super().__init__(ModelMetadata.from_props(props, source=str(self.path)))
+        graph_inputs = [i.name for i in self.session.get_inputs()]
+        declared = [t.name for t in self.spec.inputs]
+        if graph_inputs != declared:
+            raise ModelError(f"{self.path}: graph inputs {graph_inputs} do not match metadata {declared}")
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers the session actually uses."""
+        return list(self.session.get_providers())
+
+    def _infer(self, feed: Feed) -> Feed:
+        try:
+            outputs = self.session.run(self.output_names, feed)
+        except Exception as exc:  # ORT RuntimeException etc.
+            raise ModelError(
+                f"ONNX Runtime failed on {self.path.name}: {str(exc).splitlines()[0][:300]}"
+            ) from exc
+        return dict(zip(self.output_names, (np.asarray(o) for o in outputs), strict=True))

@@ -1,0 +1,160 @@
+"""Stylizer: the user-facing way to run any nst model on arrays, files and folders.
+
+    >>> from nst.runtime.stylizer import Stylizer
+    >>> with Stylizer() as s:                      # the bundled default model
+    ...     s.stylize_file("photo.jpg", "out.png")
+
+Images of the same size are batched together; transparent inputs get their alpha back in
+formats that carry it (PNG, WebP, TIFF).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from nst.errors import InputError
+from nst.io import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    LoadedImage,
+    check_writable,
+    image_from_array,
+    list_images,
+    read_image,
+    write_image,
+)
+from nst.runtime.base import Runner
+from nst.runtime.onnxrt import OrtRunner
+
+DEFAULT_MODEL = "default_model.onnx"
+
+
+def default_model_path() -> Path:
+    """Path of the model shipped inside the package."""
+    return Path(str(resources.files("nst.assets") / DEFAULT_MODEL))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    target: Path
+
+
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path, *, force: bool = False) -> list[Job]:
+    """Map inputs (files or folders) to output files, checking every target before any work.
+
+    One input file with an image-suffixed ``output`` writes that file; otherwise ``output`` is
+    a folder receiving ``<stem>.png`` per input.
+
+    Raises:
+        InputImageError: Missing inputs or empty folders.
+        OutputExistsError: A target exists and ``force`` is false (nothing is written).
+        InputError: Two inputs would write the same output file.
+    """
+    files = list_images(inputs)
+    out = Path(output)
+    single = len(files) == 1 and not any(Path(p).is_dir() for p in inputs)
+    if single and out.suffix.lower() in IMAGE_SUFFIXES:
+        jobs = [Job(files[0], out)]
+    elif out.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"{len(files)} input images need an output folder, not the file {out}")
+    else:
+        jobs = [Job(f, out / f"{f.stem}.png") for f in files]
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        if job.target in seen:
+            raise InputError(f"{seen[job.target]} and {job.source} would both write {job.target}")
+        seen[job.target] = job.source
+        check_writable(job.target, force=force)
+    return jobs
+
+
+class Stylizer:
+    """Stylize images with an exported nst model.
+
+    Args:
+        model: ``.onnx`` path, an existing :class:`Runner`, or None for the bundled model.
+        providers: ONNX Runtime providers (``auto``, ``cpu``, ``cuda``, ...).
+        batch_size: Max images per inference call (same-size images are grouped).
+        max_pixels: Decompression-bomb limit for input files.
+    """
+
+    def __init__(
+        self, model: str | Path | Runner | None = None, *, providers: str | Sequence[str] = "auto",
+        batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:  # fmt: skip
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        if isinstance(model, Runner):
+            self.runner = model
+        else:
+            self.runner = OrtRunner(model or default_model_path(), providers=providers)
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.input_name = self.runner.spec.inputs[0].name
+        self.output_name = self.runner.spec.outputs[0].name
+
+    def __enter__(self) -> Stylizer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def stylize_batch(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 in [0, 1] -> stylized, same shape."""
+        return self.runner.infer({self.input_name: batch})[self.output_name]
+
+    def stylize_array(self, image: np.ndarray) -> np.ndarray:
+        """One image (uint8/uint16/float; gray, RGB or RGBA, H x W [x C]) -> (H, W, 3) float32."""
+        return self.stylize_images([image_from_array(image)])[0]
+
+    def stylize_images(self, images: Sequence[LoadedImage]) -> list[np.ndarray]:
+        """Stylize loaded images, batching equal sizes; results in input order."""
+        results: list[np.ndarray | None] = [None] * len(images)
+        for indices in _batches_by_size([im.rgb.shape for im in images], self.batch_size):
+            batch = np.stack([images[i].rgb.transpose(2, 0, 1) for i in indices]).astype(np.float32)
+            out = self.stylize_batch(batch)
+            for i, result in zip(indices, out, strict=True):
+                results[i] = np.ascontiguousarray(result.transpose(1, 2, 0))
+        return [r for r in results if r is not None]
+
+    def stylize_file(self, source: str | Path, target: str | Path, *, force: bool = False) -> Path:
+        """Stylize one file into ``target`` (alpha kept where the format allows)."""
+        (job,) = plan_outputs([source], target, force=force)
+        return self.run_jobs([job], force=force)[0]
+
+    def run_jobs(
+        self, jobs: Sequence[Job], *, force: bool = False, on_done: Callable[[Job], None] | None = None
+    ) -> list[Path]:
+        """Run planned jobs, ``batch_size`` files in memory at a time."""
+        written = []
+        for start in range(0, len(jobs), self.batch_size):
+            chunk = jobs[start : start + self.batch_size]
+            images = [read_image(j.source, max_pixels=self.max_pixels) for j in chunk]
+            for job, image, rgb in zip(chunk, images, self.stylize_images(images), strict=True):
+                written.append(write_image(job.target, rgb, alpha=image.alpha, force=force))
+                if on_done is not None:
+                    on_done(job)
+        return written
+
+
+def _batches_by_size(shapes: Sequence[tuple[int, ...]], batch_size: int) -> Iterator[list[int]]:
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    for indices in groups.values():
+        for start in range(0, len(indices), batch_size):
+            yield indices[start : start + batch_size]

@@ -1,0 +1,70 @@
+"""Johnson, Alahi & Fei-Fei 2016, "Perceptual Losses for Real-Time Style Transfer and
+Super-Resolution": the image transformation network for style transfer.
+
+Layout (paper, supplementary Table 1), with widths scaled by ``base_channels`` (32 in the paper):
+9x9 conv -> two stride-2 3x3 convs -> ``num_residual`` residual blocks -> two x2 upsample+conv
+-> 9x9 conv -> scaled tanh. Instance norm replaces batch norm (Ulyanov et al. 2016), which is
+what every later implementation and the CIN/StyleBank papers use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from nst.errors import InputError
+from nst.train.models.blocks import (
+    ConvLayer,
+    ResidualBlock,
+    UpsampleConv,
+    output_range,
+    pad_to_multiple,
+)
+
+
+@dataclass(frozen=True)
+class JohnsonConfig:
+    """Width and depth of the transformer; the paper's net is the default.
+
+    ``JohnsonConfig(base_channels=16, num_residual=3)`` is the slim CPU-friendly variant.
+    """
+
+    base_channels: int = 32
+    num_residual: int = 5
+
+    def __post_init__(self) -> None:
+        if self.base_channels < 1 or self.num_residual < 0:
+            raise InputError(f"invalid JohnsonConfig {self}")
+
+
+class JohnsonNet(nn.Module):
+    """Image (N, 3, H, W) in [0, 1] -> stylized image, same shape, any H and W >= MIN_SIZE."""
+
+    family: ClassVar[str] = "johnson"
+    STRIDE: ClassVar[int] = 4  # two stride-2 downsamplings
+    MIN_SIZE: ClassVar[int] = 16
+
+    def __init__(self, config: JohnsonConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or JohnsonConfig()
+        c = self.config.base_channels
+        self.encoder = nn.Sequential(
+            ConvLayer(3, c, 9),  # (N, c, H, W)
+            ConvLayer(c, 2 * c, 3, stride=2),  # (N, 2c, H/2, W/2)
+            ConvLayer(2 * c, 4 * c, 3, stride=2),  # (N, 4c, H/4, W/4)
+        )
+        self.residuals = nn.Sequential(*[ResidualBlock(4 * c) for _ in range(self.config.num_residual)])
+        self.decoder = nn.Sequential(
+            UpsampleConv(4 * c, 2 * c, 3),  # (N, 2c, H/2, W/2)
+            UpsampleConv(2 * c, c, 3),  # (N, c, H, W)
+            ConvLayer(c, 3, 9, norm=False, relu=False),  # (N, 3, H, W)
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2], image.shape[-1]
+        x = pad_to_multiple(image, self.STRIDE)
+        x = self.decoder(self.residuals(self.encoder(x)))
+        return output_range(x[:, :, :h, :w])
