@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -19,7 +20,7 @@ from torch import nn
 import nst
 from nst.errors import ExportError, OutputExistsError
 from nst.export.metadata import ModelMetadata
-from nst.export.spec import ExportSpec, spec_for_family
+from nst.export.spec import ExportSpec
 from nst.export.validate import SizeCheck, validate_onnx
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -49,16 +50,26 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # type: ignore[name-defined] # noqa: F821
-    """Export ``model`` to an in-memory ONNX model with dynamic N, H, W."""
+def dynamic_shapes(spec: ExportSpec) -> dict[str, dict[int, object]]:
+    """torch.export Dims for every named axis of every input; one Dim object per axis name."""
     from torch.export import Dim
 
-    batch = Dim("batch", min=1, max=1024)
-    height = Dim("height", min=spec.min_size, max=16384)
-    width = Dim("width", min=spec.min_size, max=16384)
+    dims: dict[str, object] = {}
+    for tensor in spec.inputs:
+        for axis in tensor.shape:
+            if isinstance(axis, str) and axis not in dims:
+                low = 1 if axis == "batch" else spec.min_size
+                dims[axis] = Dim(axis, min=low, max=1024 if axis == "batch" else 16384)
+    return {t.name: {i: dims[a] for i, a in enumerate(t.shape) if isinstance(a, str)} for t in spec.inputs}
+
+
+def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # type: ignore[name-defined] # noqa: F821
+    """Export ``model`` to an in-memory ONNX model with every named axis dynamic."""
     size = max(spec.min_size, 64)
-    example = (torch.rand(2, 3, size, size + spec.pad_multiple),)
-    dynamic = {spec.inputs[0].name: {0: batch, 2: height, 3: width}}
+    generator = torch.Generator().manual_seed(0)
+    feeds = model.example_inputs(2, size, size + spec.pad_multiple, generator)  # type: ignore[operator]
+    example = tuple(feeds.values())
+    dynamic = dynamic_shapes(spec)
     try:
         with _quiet():
             program = torch.onnx.export(
@@ -113,9 +124,9 @@ def export_checkpoint(
     start = time.perf_counter()
     ckpt = load_checkpoint(checkpoint)
     model = model_from_checkpoint(ckpt)
-    spec = spec_for_family(ckpt["family"])
+    spec = model.export_spec()
     if opset is not None:
-        spec = ExportSpec(**{**spec.__dict__, "opset": opset})
+        spec = dataclasses.replace(spec, opset=opset)
     proto = onnx_from_module(model, spec)
     meta = ModelMetadata(
         family=ckpt["family"], styles=tuple(ckpt["styles"]), spec=spec, version=nst.__version__,

@@ -86,11 +86,3 @@ class ExportSpec:
                 f"image {width}x{height} is too small for a {self.family} model: "
                 f"width and height must be >= {self.min_size}"
             )
-
-
-def spec_for_family(family: str) -> ExportSpec:
-    """The ExportSpec of ``family``."""
-    specs = {"johnson": ExportSpec(family="johnson")}
-    if family not in specs:
-        raise InputError(f"no export spec for family {family!r} (known: {sorted(specs)})")
-    return specs[family]

@@ -26,10 +26,13 @@ def validate_onnx(
     model: nn.Module, onnx_path: Path, spec: ExportSpec,
     sizes: tuple[tuple[int, int, int], ...] | None = None, seed: int = 0,
 ) -> list[SizeCheck]:  # fmt: skip
-    """Compare ONNX Runtime (CPU) and PyTorch outputs on random images.
+    """Compare ONNX Runtime (CPU) and PyTorch outputs on the model's random example inputs.
+
+    The model provides ``example_inputs(batch, height, width, generator)`` (every family does),
+    so families with extra inputs (style weights, masks, noise) are validated the same way.
 
     Returns:
-        One :class:`SizeCheck` per size.
+        One :class:`SizeCheck` per size (the max over all outputs).
 
     Raises:
         ValidationError: If any output differs by more than ``spec.atol`` (or shapes differ).
@@ -40,16 +43,18 @@ def validate_onnx(
     generator = torch.Generator().manual_seed(seed)
     checks = []
     model = model.eval()
+    names = [t.name for t in spec.outputs]
     for n, h, w in sizes or spec.validation_sizes:
-        image = torch.rand(n, 3, h, w, generator=generator)
+        feeds = model.example_inputs(n, h, w, generator)  # type: ignore[operator]
         with torch.no_grad():
-            expected = model(image).numpy()
-        (actual,) = session.run([spec.outputs[0].name], {spec.inputs[0].name: image.numpy()})
-        if actual.shape != expected.shape:
-            raise ValidationError(
-                f"ONNX output shape {actual.shape} != PyTorch {expected.shape} at {n}x3x{h}x{w}"
-            )
-        diff = float(np.abs(actual - expected).max())
+            expected = model(*feeds.values())
+        expected = expected if isinstance(expected, tuple | list) else (expected,)
+        actual = session.run(names, {k: v.numpy() for k, v in feeds.items()})
+        diff = 0.0
+        for name, a, e in zip(names, actual, expected, strict=True):
+            if a.shape != tuple(e.shape):
+                raise ValidationError(f"ONNX output {name!r} shape {a.shape} != PyTorch {tuple(e.shape)}")
+            diff = max(diff, float(np.abs(a - e.numpy()).max()))
         checks.append(SizeCheck((n, h, w), diff))
         if not diff <= spec.atol:  # also catches NaN
             raise ValidationError(

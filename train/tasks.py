@@ -6,16 +6,18 @@ A task owns the net and the loss network and turns a batch of content crops into
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from nst.config import config_to_dict
+from nst.errors import InputError
 from nst.train.config import TrainConfig
 from nst.train.data import load_style
 from nst.train.losses import content_loss, gram_matrix, style_loss, tv_loss
-from nst.train.models import build_model
+from nst.train.models import build_model, family_entry
 from nst.train.vgg import VGG16Features, load_vgg16
 
 
@@ -67,6 +69,13 @@ class SingleStyleTask:
         return self.model(content)
 
 
+#: family -> task class; a new family registers its task here.
+TASKS: dict[str, Callable[[TrainConfig, torch.device], Task]] = {"johnson": SingleStyleTask}
+
+
 def make_task(config: TrainConfig, device: torch.device) -> Task:
-    """The task for ``config.family`` (single-style families share :class:`SingleStyleTask`)."""
-    return SingleStyleTask(config, device)
+    """The task for ``config.family``."""
+    family_entry(config.family)  # unknown family -> InputError with a suggestion
+    if config.family not in TASKS:
+        raise InputError(f"family {config.family!r} has no training task")
+    return TASKS[config.family](config, device)

@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from nst.errors import CheckpointError, OutputExistsError, ValidationError
-from nst.export import onnx_export
 from nst.export.metadata import ModelMetadata
 from nst.export.onnx_export import export_checkpoint
-from nst.export.spec import ExportSpec, spec_for_family
+from nst.export.spec import ExportSpec
 from nst.export.validate import validate_onnx
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
+from nst.train.models.johnson import JohnsonConfig, JohnsonNet
+
+JOHNSON_SPEC = JohnsonNet(JohnsonConfig(4, 1)).export_spec()
 
 
 @pytest.mark.parametrize("shape", [(1, 97, 131), (1, 333, 517), (3, 16, 16), (1, 21, 250)])
@@ -21,7 +23,7 @@ def test_onnx_matches_pytorch_at_odd_sizes(
     tiny_onnx: Path, tiny_checkpoint: Path, shape: tuple[int, int, int]
 ) -> None:
     model = model_from_checkpoint(load_checkpoint(tiny_checkpoint))
-    (check,) = validate_onnx(model, tiny_onnx, spec_for_family("johnson"), sizes=(shape,), seed=1)
+    (check,) = validate_onnx(model, tiny_onnx, JOHNSON_SPEC, sizes=(shape,), seed=1)
     assert check.max_abs_diff < 1e-4
 
 
@@ -39,7 +41,7 @@ def test_metadata_round_trip(tiny_onnx: Path) -> None:
     props = {p.key: p.value for p in onnx.load(str(tiny_onnx)).metadata_props}
     meta = ModelMetadata.from_props(props)
     assert meta.family == "johnson" and meta.styles == ("stripes",)
-    assert meta.spec == spec_for_family("johnson")
+    assert meta.spec == JOHNSON_SPEC
     assert json.loads(props["nst.train_config"])["image_size"] == 32
     assert json.loads(props["nst.model_config"]) == {"base_channels": 4, "num_residual": 1}
 
@@ -54,7 +56,7 @@ def test_existing_output_needs_force(tiny_onnx: Path, tiny_checkpoint: Path) -> 
 def test_validation_failure_leaves_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                            tiny_checkpoint: Path) -> None:  # fmt: skip
     strict = ExportSpec(family="johnson", atol=-1.0, validation_sizes=((1, 33, 35),))
-    monkeypatch.setattr(onnx_export, "spec_for_family", lambda family: strict)
+    monkeypatch.setattr(JohnsonNet, "export_spec", lambda self: strict)
     out = tmp_path / "m.onnx"
     with pytest.raises(ValidationError, match="max abs diff") as info:
         export_checkpoint(tiny_checkpoint, out)
@@ -67,7 +69,7 @@ def test_validation_detects_a_wrong_model(tiny_onnx: Path, tiny_checkpoint: Path
     with torch.no_grad():
         model.decoder[-1][1].bias += 0.5  # the torch model no longer matches the ONNX file
     with pytest.raises(ValidationError):
-        validate_onnx(model, tiny_onnx, spec_for_family("johnson"), sizes=((1, 40, 41),))
+        validate_onnx(model, tiny_onnx, JOHNSON_SPEC, sizes=((1, 40, 41),))
 
 
 def test_bad_checkpoints(tmp_path: Path) -> None:

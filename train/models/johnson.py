@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from nst.errors import InputError
+from nst.export.spec import ExportSpec
 from nst.train.models.blocks import (
     ConvLayer,
     ResidualBlock,
@@ -68,3 +69,13 @@ class JohnsonNet(nn.Module):
         x = pad_to_multiple(image, self.STRIDE)
         x = self.decoder(self.residuals(self.encoder(x)))
         return output_range(x[:, :, :h, :w])
+
+    def export_spec(self) -> ExportSpec:
+        """I/O contract of the exported graph: ``image`` -> ``stylized``."""
+        return ExportSpec(family=self.family, pad_multiple=self.STRIDE, min_size=self.MIN_SIZE)
+
+    def example_inputs(
+        self, batch: int, height: int, width: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Valid random inputs, keyed and ordered like the graph inputs."""
+        return {"image": torch.rand(batch, 3, height, width, generator=generator)}
