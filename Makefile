@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The VGG-16 loss-network weights used by tests (see ../shared/weights/README.md).
 export NST_VGG_WEIGHTS ?= $(abspath ../shared/weights/vgg16_imagenet_features.pth)
 
-.PHONY: demo test lint pytest clean
+.PHONY: demo test lint pytest cpp-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,17 @@ lint: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
-test: lint pytest
+# C++ runtime (runtime/cpp/README.md): fetch ONNX Runtime + headers once into build/third_party,
+# build libnst into build/cpp, run its ctest suite (parity with Python, error paths, valgrind).
+cpp-test: $(VENV)/.dev
+	PYTHON=$(abspath $(BIN)/python) scripts/get_onnxruntime.sh build/third_party
+	cmake -S runtime/cpp -B build/cpp -DNST_THIRD_PARTY=$(abspath build/third_party) \
+		-DNST_PYTHON=$(abspath $(BIN)/python) > build/cpp-configure.log
+	cmake --build build/cpp -j 2
+	ctest --test-dir build/cpp --output-on-failure -j 2
+	@grep -h "^max abs diff" build/cpp/Testing/Temporary/LastTest.log | sed 's/^/C++ vs Python parity: /'
+
+test: lint pytest cpp-test
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

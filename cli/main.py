@@ -1,9 +1,30 @@
 """Entry point of the ``nst`` console script: the app with every command registered."""
 
-from nst.cli import bench_cmd, export_cmd, info_cmd, stylize_cmd, train_cmd
+from nst.cli import (
+    bench_cmd,
+    build_engine_cmd,
+    calibrate_cmd,
+    eval_cmd,
+    export_cmd,
+    info_cmd,
+    stylize_cmd,
+    train_cmd,
+    upscale_cmd,
+)
 from nst.cli.app import app
 
-__all__ = ["app", "bench_cmd", "export_cmd", "info_cmd", "stylize_cmd", "train_cmd"]
+__all__ = [
+    "app",
+    "bench_cmd",
+    "build_engine_cmd",
+    "calibrate_cmd",
+    "eval_cmd",
+    "export_cmd",
+    "info_cmd",
+    "stylize_cmd",
+    "train_cmd",
+    "upscale_cmd",
+]
 
 if __name__ == "__main__":
     app()

@@ -28,12 +28,23 @@ def stylize(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    style: Annotated[
+        str | None, typer.Option("--style", help="Multi-style models: style index or name.")
+    ] = None,
+    style_weights: Annotated[
+        str | None, typer.Option(help="Multi-style models: convex mix, e.g. 0.3,0.7 (sums to 1).")
+    ] = None,
+    mask: Annotated[
+        list[Path],
+        typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Stylize images with an exported model (the bundled default when none is given)."""
     from tqdm import tqdm
 
     from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
+    from nst.runtime.style_inputs import load_masks, parse_weights
     from nst.runtime.stylizer import Stylizer, plan_outputs
 
     inputs = list(paths)
@@ -47,6 +58,13 @@ def stylize(
     start = time.perf_counter()
     with Stylizer(model, providers=providers, batch_size=batch_size,
                   max_pixels=max_pixels or DEFAULT_MAX_PIXELS) as stylizer:  # fmt: skip
+        weights = parse_weights(style_weights) if style_weights is not None else None
+        shapes = {t.name: t.shape for t in stylizer.extra_specs}
+        if mask and "style_masks" not in shapes:
+            raise InputError(f"--mask needs a stylebank model, not {stylizer.runner.metadata.family}")
+        masks = load_masks(mask, int(shapes["style_masks"][1])) if mask else None
+        if style is not None or weights is not None or masks is not None:
+            stylizer.extra = stylizer.extra_inputs(style=style, style_weights=weights, masks=masks)
         bar = tqdm(total=len(jobs), disable=not progress or len(jobs) < 2, desc="stylize", unit="img")
         stylizer.run_jobs(jobs, force=force, on_done=lambda _job: bar.update(1))
         bar.close()

@@ -13,12 +13,9 @@ from nst.cli.app import app, handle_errors, parse_key_values
 @app.command()
 @handle_errors
 def train(
-    style: Annotated[
-        list[Path], typer.Option("--style", "-s", help="Style image (repeat for multi-style families).")
-    ],
     content: Annotated[Path, typer.Option("--content", "-c", help="Folder of content images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoint, samples, curves).")],
-    family: Annotated[str, typer.Option(help="Model family.")] = "johnson",
+    family: Annotated[str | None, typer.Option(help="Model family (default: johnson).")] = None,
     model: Annotated[
         list[str], typer.Option("--model", "-m", help="Model config KEY=VALUE, e.g. base_channels=16.")
     ] = [],  # noqa: B006
@@ -41,24 +38,42 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
     force: Annotated[bool, typer.Option(help="Restart even if --out has a checkpoint.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    style: Annotated[
+        list[Path], typer.Option("--style", "-s", help="Style image (repeat for multi-style families).")
+    ] = [],  # noqa: B006
+    from_checkpoint: Annotated[
+        Path | None,
+        typer.Option("--from", help="cin/stylebank checkpoint to extend with --add-style (the rest frozen)."),
+    ] = None,
+    add_style: Annotated[
+        list[Path], typer.Option(help="New style image for --from (repeatable); other options as usual.")
+    ] = [],  # noqa: B006
 ) -> None:
     """Train a feed-forward style network."""
-    from nst.errors import require
+    from nst.errors import InputError, require
 
     require("torch", "train")
     from nst.train.config import TrainConfig
     from nst.train.loop import train as run_training
 
+    if from_checkpoint is None and add_style:
+        raise InputError("--add-style needs --from CKPT (the trained multi-style checkpoint)")
+    if from_checkpoint is not None and (style or model or family):
+        raise InputError("with --from, family, model and styles come from the checkpoint: only --add-style")
     config = TrainConfig(
-        family=family, content_dir=str(content), styles=tuple(str(s) for s in style),
+        family=family or "johnson", content_dir=str(content), styles=tuple(str(s) for s in style),
         model=parse_key_values(model, "--model"), steps=steps, batch_size=batch_size,
         image_size=image_size, style_size=style_size, lr=lr, content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, seed=seed, sample_every=sample_every,
         checkpoint_every=checkpoint_every, device=device, vgg_weights=vgg_weights,
     )  # fmt: skip
+    if from_checkpoint is not None:
+        from nst.train.tasks_multistyle import add_style_config
+
+        config = add_style_config(from_checkpoint, tuple(str(s) for s in add_style), config)
     result = run_training(config, out, resume=resume, force=force, progress=progress)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.final_losses.items())
     typer.echo(
-        f"trained {family} for {result.steps} steps in {result.seconds:.1f}s "
+        f"trained {config.family} for {result.steps} steps in {result.seconds:.1f}s "
         f"-> {result.checkpoint} ({losses})"
     )

@@ -16,6 +16,7 @@ import numpy as np
 from nst.errors import InputError
 from nst.export.metadata import ModelMetadata
 from nst.export.spec import TensorSpec
+from nst.runtime.style_inputs import check_style_values
 
 Feed = dict[str, np.ndarray]
 
@@ -67,6 +68,7 @@ class Runner(ABC):
             _check_tensor(tensor, feed[name], axes)
         if "height" in axes and "width" in axes:
             self.spec.check_image_size(axes["height"], axes["width"])
+        check_style_values(feed)  # convex style weights / masks (multi-style models)
 
 
 def _check_tensor(spec: TensorSpec, array: np.ndarray, axes: dict[str, int]) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nst.errors import InputError, ModelError
+from nst.errors import InputError, ModelError, NstError
 from nst.export.metadata import ModelMetadata
 from nst.runtime.base import Feed, Runner
+from nst.runtime.ort_gpu import IoBinder, OrtGpuOptions, output_shapes, provider_list, session_dtypes
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -42,7 +45,7 @@ def resolve_providers(requested: str | Sequence[str] = "auto") -> list[str]:
     return providers
 
 
-def session_from_onnx(path: str | Path, providers: list[str], threads: int = 0) -> ort.InferenceSession:  # type: ignore[name-defined] # noqa: F821
+def session_from_onnx(path: str | Path, providers: Sequence[Any], threads: int = 0) -> ort.InferenceSession:  # type: ignore[name-defined] # noqa: F821
     """Create an InferenceSession, turning ORT's errors into :class:`ModelError`."""
     import onnxruntime as ort
 
@@ -59,13 +62,22 @@ def session_from_onnx(path: str | Path, providers: list[str], threads: int = 0) 
 
 
 class OrtRunner(Runner):
-    """Runs an nst ONNX model with ONNX Runtime."""
+    """Runs an nst ONNX model with ONNX Runtime.
+
+    ``gpu`` holds the CUDA/TensorRT EP options, IO binding and CUDA graphs (see
+    :class:`~nst.runtime.ort_gpu.OrtGpuOptions`); FP16-I/O models take and return float32
+    (cast to the session's input dtype here).
+    """
 
     def __init__(
-        self, path: str | Path, *, providers: str | Sequence[str] = "auto", threads: int = 0
-    ) -> None:
+        self, path: str | Path, *, providers: str | Sequence[str] = "auto", threads: int = 0,
+        gpu: OrtGpuOptions | None = None,
+    ) -> None:  # fmt: skip
         self.path = Path(path)
-        self.session = session_from_onnx(self.path, resolve_providers(providers), threads)
+        self.gpu = gpu or OrtGpuOptions()
+        resolved = resolve_providers(providers)
+        self.gpu.check_providers(resolved)
+        self.session = session_from_onnx(self.path, provider_list(resolved, self.gpu), threads)
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         super().__init__(ModelMetadata.from_props(props, source=str(self.path)))
         graph_inputs = [i.name for i in self.session.get_inputs()]
@@ -73,6 +85,9 @@ class OrtRunner(Runner):
         if graph_inputs != declared:
             raise ModelError(f"{self.path}: graph inputs {graph_inputs} do not match metadata {declared}")
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_dtypes = session_dtypes(self.session.get_inputs())
+        shapes = functools.partial(output_shapes, self.spec)
+        self._binder = IoBinder(self.session, self.gpu, shapes) if self.gpu.io_binding else None
 
     @property
     def providers(self) -> list[str]:
@@ -80,10 +95,19 @@ class OrtRunner(Runner):
         return list(self.session.get_providers())
 
     def _infer(self, feed: Feed) -> Feed:
+        feed = {n: a.astype(self.input_dtypes[n], copy=False) for n, a in feed.items()}  # FP16 models
         try:
-            outputs = self.session.run(self.output_names, feed)
+            if self._binder is not None:
+                bound = self._binder.run(feed)
+                outputs = [bound[n] for n in self.output_names]
+            else:
+                outputs = self.session.run(self.output_names, feed)
+        except NstError:
+            raise
         except Exception as exc:  # ORT RuntimeException etc.
             raise ModelError(
                 f"ONNX Runtime failed on {self.path.name}: {str(exc).splitlines()[0][:300]}"
             ) from exc
-        return dict(zip(self.output_names, (np.asarray(o) for o in outputs), strict=True))
+        dtypes = {t.name: np.dtype(t.dtype) for t in self.spec.outputs}
+        pairs = zip(self.output_names, (np.asarray(o) for o in outputs), strict=True)
+        return {n: a.astype(dtypes.get(n, a.dtype), copy=False) for n, a in pairs}

@@ -6,11 +6,20 @@
 
 Images of the same size are batched together; transparent inputs get their alpha back in
 formats that carry it (PNG, WebP, TIFF).
+
+Multi-style models need a style choice, given once or per call::
+
+    >>> with Stylizer("cin.onnx", style="swirl") as s:             # or style=2
+    ...     s.stylize_file("photo.jpg", "out.png")
+    ...     mixed = s.stylize_array(photo, style_weights=[0.3, 0.7])
+    >>> Stylizer("bank.onnx", masks=load_masks(["regions.png"], 2))  # StyleBank region fusion
+
+Any other model input (a style image, noise) goes in ``inputs={name: array or fn(n, h, w)}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,6 +40,7 @@ from nst.io import (
 )
 from nst.runtime.base import Runner
 from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.style_inputs import ExtraInput, materialise, style_feeds
 
 DEFAULT_MODEL = "default_model.onnx"
 
@@ -85,11 +95,18 @@ class Stylizer:
         providers: ONNX Runtime providers (``auto``, ``cpu``, ``cuda``, ...).
         batch_size: Max images per inference call (same-size images are grouped).
         max_pixels: Decompression-bomb limit for input files.
+        style: Multi-style models: one style by index or name (``nst.styles`` metadata).
+        style_weights: Multi-style models: a convex mix of all S styles.
+        masks: StyleBank: (S, Hm, Wm) per-pixel style masks at any resolution.
+        inputs: Values of any other model input, by name: an array, or a function of the
+            batch's (N, H, W); arrays without the leading batch axis repeat over the batch.
     """
 
     def __init__(
         self, model: str | Path | Runner | None = None, *, providers: str | Sequence[str] = "auto",
-        batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
+        batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS, style: int | str | None = None,
+        style_weights: Sequence[float] | np.ndarray | None = None, masks: np.ndarray | None = None,
+        inputs: Mapping[str, ExtraInput] | None = None,
     ) -> None:  # fmt: skip
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
@@ -101,6 +118,35 @@ class Stylizer:
         self.max_pixels = max_pixels
         self.input_name = self.runner.spec.inputs[0].name
         self.output_name = self.runner.spec.outputs[0].name
+        self.extra_specs = self.runner.spec.inputs[1:]
+        self.extra: dict[str, ExtraInput] | None = None  # None: nothing chosen at construction
+        if style is not None or style_weights is not None or masks is not None or inputs:
+            self.extra = self.extra_inputs(
+                style=style, style_weights=style_weights, masks=masks, inputs=inputs
+            )
+
+    def extra_inputs(
+        self, *, style: int | str | None = None, style_weights: Sequence[float] | np.ndarray | None = None,
+        masks: np.ndarray | None = None, inputs: Mapping[str, ExtraInput] | None = None,
+    ) -> dict[str, ExtraInput]:  # fmt: skip
+        """The non-image inputs for a style choice plus explicit ``inputs`` (see the class).
+
+        Raises:
+            InputError: The model cannot take the choice, or needs one and none is given.
+        """
+        names = self.runner.metadata.styles
+        explicit = dict(inputs or {})
+        known = [t.name for t in self.extra_specs]
+        unknown = [k for k in explicit if k not in known]
+        if unknown:
+            raise InputError(f"unknown model input(s) {unknown} (extra inputs: {known})")
+        given = style is not None or style_weights is not None or masks is not None
+        if not given and "style_weights" in explicit:
+            return explicit
+        chosen = style_feeds(
+            self.runner.spec.inputs, names, style=style, style_weights=style_weights, masks=masks
+        )
+        return {**chosen, **explicit}
 
     def __enter__(self) -> Stylizer:
         return self
@@ -113,20 +159,41 @@ class Stylizer:
     def close(self) -> None:
         self.runner.close()
 
-    def stylize_batch(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, H, W) float32 in [0, 1] -> stylized, same shape."""
-        return self.runner.infer({self.input_name: batch})[self.output_name]
+    def stylize_batch(self, batch: np.ndarray, extra: Mapping[str, ExtraInput] | None = None) -> np.ndarray:
+        """(N, 3, H, W) float32 in [0, 1] -> stylized, same shape.
 
-    def stylize_array(self, image: np.ndarray) -> np.ndarray:
-        """One image (uint8/uint16/float; gray, RGB or RGBA, H x W [x C]) -> (H, W, 3) float32."""
-        return self.stylize_images([image_from_array(image)])[0]
+        ``extra`` replaces the Stylizer's own extra inputs (see :meth:`extra_inputs`).
+        """
+        feed = {self.input_name: batch}
+        chosen = self.extra if extra is None else extra
+        if self.extra_specs:
+            chosen = self.extra_inputs() if chosen is None else chosen  # none given: says what is needed
+            feed.update(materialise(self.extra_specs, chosen, *batch.shape[:1], *batch.shape[2:]))
+        return self.runner.infer(feed)[self.output_name]
 
-    def stylize_images(self, images: Sequence[LoadedImage]) -> list[np.ndarray]:
-        """Stylize loaded images, batching equal sizes; results in input order."""
+    def stylize_array(self, image: np.ndarray, **choice: object) -> np.ndarray:
+        """One image (uint8/uint16/float; gray, RGB or RGBA, H x W [x C]) -> (H, W, 3) float32.
+
+        ``choice``: ``style``, ``style_weights``, ``masks`` or ``inputs`` for this call only.
+        """
+        return self.stylize_images([image_from_array(image)], **choice)[0]  # type: ignore[arg-type]
+
+    def stylize_images(
+        self, images: Sequence[LoadedImage], *, style: int | str | None = None,
+        style_weights: Sequence[float] | np.ndarray | None = None, masks: np.ndarray | None = None,
+        inputs: Mapping[str, ExtraInput] | None = None,
+    ) -> list[np.ndarray]:  # fmt: skip
+        """Stylize loaded images, batching equal sizes; results in input order.
+
+        A style choice given here replaces the one given to the constructor for this call.
+        """
+        extra = None
+        if style is not None or style_weights is not None or masks is not None or inputs:
+            extra = self.extra_inputs(style=style, style_weights=style_weights, masks=masks, inputs=inputs)
         results: list[np.ndarray | None] = [None] * len(images)
         for indices in _batches_by_size([im.rgb.shape for im in images], self.batch_size):
             batch = np.stack([images[i].rgb.transpose(2, 0, 1) for i in indices]).astype(np.float32)
-            out = self.stylize_batch(batch)
+            out = self.stylize_batch(batch) if extra is None else self.stylize_batch(batch, extra)
             for i, result in zip(indices, out, strict=True):
                 results[i] = np.ascontiguousarray(result.transpose(1, 2, 0))
         return [r for r in results if r is not None]

@@ -18,6 +18,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_VGG = REPO.parent / "shared" / "weights" / "vgg16_imagenet_features.pth"
 
 
+def _has_gpu() -> bool:
+    """A CUDA device node exists (no CUDA library is imported to find out)."""
+    return Path("/dev/nvidia0").exists() or Path("/dev/nvidiactl").exists()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``gpu`` tests without a CUDA GPU and ``trt`` tests without the tensorrt package."""
+    import importlib.util
+
+    absent = {
+        "gpu": None if _has_gpu() else "no CUDA GPU on this machine",
+        "trt": None if importlib.util.find_spec("tensorrt") else "tensorrt is not installed",
+    }
+    for item in items:
+        for marker, reason in absent.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def synthetic_photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A smooth colour field with a few rectangles: photo-like enough for tiny training runs."""
     yy, xx = np.mgrid[0:height, 0:width] / max(height, width)

@@ -39,6 +39,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     vgg_weights: str | None = None
+    #: multi-style families: start from this checkpoint and train only the styles it lacks
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "image_size", "style_size", "log_every",

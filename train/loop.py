@@ -29,7 +29,7 @@ from nst.train.checkpoint import load_checkpoint, save_checkpoint
 from nst.train.config import TrainConfig
 from nst.train.data import ImageFolderDataset
 from nst.train.plots import save_grid, save_loss_curve
-from nst.train.tasks import Task, make_task
+from nst.train.tasks import STYLE_FREE, Task, make_task
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -95,7 +95,7 @@ def train(
         InputError: Invalid config, data or resume request.
     """
     out = Path(out_dir)
-    if not config.styles:
+    if not config.styles and config.family not in STYLE_FREE:
         raise InputError("at least one style image is needed (--style PATH)")
     ckpt = _prepare_run(config, out, resume, force)
     seed_everything(config.seed)
@@ -131,6 +131,8 @@ def train(
     task.model.train()
     while step < config.steps:
         batch = dataset.batch(step, config.batch_size, config.seed).to(device)
+        if hasattr(task, "set_step"):  # tasks whose draws depend on the step (multi-style)
+            task.set_step(step)
         losses = _step(task, batch, optimizer, scaler, use_amp)
         step += 1
         for k, v in losses.items():

@@ -18,6 +18,9 @@ from nst.train.config import TrainConfig
 from nst.train.data import load_style
 from nst.train.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nst.train.models import build_model, family_entry
+from nst.train.tasks_multistyle import CinTask, StyleBankTask
+from nst.train.tasks_sr import SRTask
+from nst.train.tasks_styleswap import StyleSwapTask
 from nst.train.vgg import VGG16Features, load_vgg16
 
 
@@ -69,8 +72,17 @@ class SingleStyleTask:
         return self.model(content)
 
 
+#: families trained without style images (super-resolution learns from content alone).
+STYLE_FREE: frozenset[str] = frozenset({"sr"})
+
 #: family -> task class; a new family registers its task here.
-TASKS: dict[str, Callable[[TrainConfig, torch.device], Task]] = {"johnson": SingleStyleTask}
+TASKS: dict[str, Callable[[TrainConfig, torch.device], Task]] = {
+    "johnson": SingleStyleTask,
+    "cin": CinTask,
+    "stylebank": StyleBankTask,
+    "styleswap": StyleSwapTask,
+    "sr": SRTask,
+}
 
 
 def make_task(config: TrainConfig, device: torch.device) -> Task:

@@ -9,10 +9,18 @@ from torch import nn
 
 from nst.config import config_from_dict
 from nst.errors import InputError
+from nst.train.models.cin import CinConfig, CinNet
 from nst.train.models.johnson import JohnsonConfig, JohnsonNet
+from nst.train.models.sr import SRConfig, SRNet
+from nst.train.models.stylebank import StyleBankConfig, StyleBankNet
+from nst.train.models.styleswap import StyleSwapConfig, StyleSwapNet
 
 FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "johnson": (JohnsonNet, JohnsonConfig),
+    "cin": (CinNet, CinConfig),
+    "stylebank": (StyleBankNet, StyleBankConfig),
+    "styleswap": (StyleSwapNet, StyleSwapConfig),
+    "sr": (SRNet, SRConfig),
 }
 
 

@@ -1,0 +1,255 @@
+"""TrtRunner: runs a TensorRT engine built by ``nst build-engine``, behind the Runner API.
+
+Loading checks the ``.plan.json`` sidecar against this machine before deserialising (see
+:mod:`nst.runtime.sidecar`). Each of ``streams`` slots owns an execution context, a CUDA
+stream and grow-only device + pinned host buffers, so threads calling :meth:`infer` at once
+run on separate streams. Shapes are set per call and must lie inside one of the engine's
+profiles. With ``cuda_graph=True`` the second call with a given shape captures the enqueue
+into a CUDA graph and later calls replay it (TensorRT needs one plain enqueue after a shape
+change before capture).
+
+Status: written against the TensorRT 10 / cuda-python APIs; exercised here only against a
+fake TensorRT and a fake CUDA backend (docs/GPU.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nst.errors import EngineCompatError, InputError, ModelError, require
+from nst.export.metadata import ModelMetadata
+from nst.runtime.base import Feed, Runner
+from nst.runtime.cuda import CudaBackend, make_backend
+from nst.runtime.sidecar import Platform, Profile, Sidecar, check_compat, format_shape, read_sidecar
+
+MAX_GRAPHS = 8  # captured shapes kept per stream
+
+
+@dataclass
+class _Slot:
+    """One execution context with its stream, buffers and captured graphs."""
+
+    context: Any
+    stream: int
+    profile: int = 0
+    device: dict[str, int] = field(default_factory=dict)
+    host: dict[str, np.ndarray] = field(default_factory=dict)
+    seen: set[tuple[Any, ...]] = field(default_factory=set)
+    graphs: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
+
+
+class TrtRunner(Runner):
+    """Runs an nst TensorRT engine (``model.plan`` + ``model.plan.json``).
+
+    Args:
+        path: The engine file.
+        cuda_backend: ``cuda-python`` (default), ``pycuda``, or a :class:`CudaBackend`.
+        device: CUDA device index.
+        streams: Execution contexts (and streams) for concurrent callers.
+        cuda_graph: Capture and replay CUDA graphs for repeated shapes (cuda-python only).
+
+    Raises:
+        ModelError: Missing engine or sidecar, or engine I/O not matching its metadata.
+        EngineCompatError: The engine was built for another TensorRT, GPU or profile set.
+        MissingDependencyError: TensorRT or the CUDA backend is not installed.
+        InputError: Invalid options.
+    """
+
+    def __init__(
+        self, path: str | Path, *, cuda_backend: str | CudaBackend = "cuda-python", device: int = 0,
+        streams: int = 1, cuda_graph: bool = False,
+    ) -> None:  # fmt: skip
+        self.path = Path(path)
+        if streams < 1:
+            raise InputError(f"streams must be >= 1, got {streams}")
+        if cuda_graph and cuda_backend == "pycuda":
+            raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
+        if not self.path.is_file():
+            raise ModelError(f"engine file not found: {self.path}")
+        self.sidecar = read_sidecar(self.path)
+        super().__init__(ModelMetadata.from_props(self.sidecar.model_metadata, source=f"{self.path}.json"))
+        self.cuda_graph = cuda_graph
+        self._slots: queue.Queue[_Slot] = queue.Queue()
+        self._all: list[_Slot] = []
+        trt: Any = require("tensorrt", "trt")
+        self.backend = make_backend(cuda_backend, device)
+        gpu = self.backend.device_info()
+        platform = Platform(str(trt.__version__), gpu.name, gpu.compute_capability)
+        check_compat(self.sidecar, platform, self.path)
+        self._logger, self._runtime, self.engine = _deserialize(trt, self.path, self.sidecar)
+        self.profiles = engine_profiles(self.engine, self.sidecar.input_name)
+        check_compat(self.sidecar, dataclasses.replace(platform, profiles=self.profiles), self.path)
+        self._io = _io_tensors(trt, self.engine)
+        self._check_io()
+        for _ in range(streams):
+            slot = _Slot(self.engine.create_execution_context(), self.backend.stream_create())
+            self._all.append(slot)
+            self._slots.put(slot)
+
+    def _check_io(self) -> None:
+        inputs = [n for n, (is_input, _) in self._io.items() if is_input]
+        outputs = [n for n, (is_input, _) in self._io.items() if not is_input]
+        declared = ([t.name for t in self.spec.inputs], [t.name for t in self.spec.outputs])
+        if (sorted(inputs), sorted(outputs)) != (sorted(declared[0]), sorted(declared[1])):
+            raise ModelError(
+                f"{self.path}: engine I/O {inputs} -> {outputs} does not match metadata {declared}"
+            )
+        self.output_names = declared[1]
+
+    def profile_for(self, shape: tuple[int, ...]) -> int:
+        """Index of the first profile containing ``shape`` of the image input.
+
+        Raises:
+            InputError: Naming the engine's profiles when none contains it.
+        """
+        for i, p in enumerate(self.profiles):
+            if p.contains(shape):
+                return i
+        listed = " | ".join(p.describe() for p in self.profiles)
+        raise InputError(
+            f"{self.sidecar.input_name} shape {format_shape(shape)} is outside every profile of "
+            f"{self.path.name} [{listed}]; rebuild it with nst build-engine --min/--opt/--max covering it"
+        )
+
+    def _infer(self, feed: Feed) -> Feed:
+        if self.engine is None:
+            raise ModelError(f"TrtRunner for {self.path.name} is closed")
+        index = self.profile_for(tuple(feed[self.sidecar.input_name].shape))
+        slot = self._slots.get()  # blocks while every stream is busy
+        try:
+            return self._run(slot, feed, index)
+        finally:
+            self._slots.put(slot)
+
+    def _run(self, slot: _Slot, feed: Feed, index: int) -> Feed:
+        ctx = slot.context
+        if slot.profile != index:
+            ctx.set_optimization_profile_async(index, slot.stream)
+            slot.profile = index
+        arrays = {n: np.ascontiguousarray(feed[n], dtype=self._io[n][1]) for n in feed}
+        for name, array in arrays.items():
+            if not ctx.set_input_shape(name, array.shape):
+                raise InputError(f"TensorRT rejected shape {format_shape(array.shape)} for input {name!r}")
+        shapes = {n: tuple(ctx.get_tensor_shape(n)) for n in self.output_names}
+        grown = [self._ensure(slot, n, a.nbytes) for n, a in arrays.items()]
+        grown += [self._ensure(slot, n, _nbytes(s, self._io[n][1])) for n, s in shapes.items()]
+        if any(grown):  # captured graphs hold the old addresses
+            self._drop_graphs(slot)
+        for name, array in arrays.items():
+            host = slot.host[name][: array.nbytes]
+            host[:] = array.reshape(-1).view(np.uint8)
+            self.backend.copy_htod(slot.device[name], host, slot.stream)
+        for name, ptr in slot.device.items():
+            ctx.set_tensor_address(name, ptr)
+        self._enqueue(slot, (index, *((n, a.shape) for n, a in sorted(arrays.items()))))
+        outputs = {}
+        for name, shape in shapes.items():
+            dtype = self._io[name][1]
+            host = slot.host[name][: _nbytes(shape, dtype)]
+            self.backend.copy_dtoh(host, slot.device[name], slot.stream)
+            outputs[name] = host
+        self.backend.synchronize(slot.stream)
+        spec_dtype = {t.name: np.dtype(t.dtype) for t in self.spec.outputs}
+        return {
+            n: h.view(self._io[n][1]).reshape(shapes[n]).astype(spec_dtype[n]) for n, h in outputs.items()
+        }
+
+    def _enqueue(self, slot: _Slot, key: tuple[Any, ...]) -> None:
+        graph = slot.graphs.get(key) if self.cuda_graph else None
+        if graph is None and self.cuda_graph and key in slot.seen:
+            graph = self._capture(slot)
+            slot.graphs[key] = graph
+            while len(slot.graphs) > MAX_GRAPHS:
+                self.backend.graph_destroy(slot.graphs.popitem(last=False)[1])
+        if graph is not None:
+            self.backend.graph_launch(graph, slot.stream)
+            return
+        if not slot.context.execute_async_v3(slot.stream):
+            raise ModelError(f"TensorRT failed to enqueue {self.path.name} (see the nst.trt log)")
+        if self.cuda_graph:
+            slot.seen.add(key)
+
+    def _capture(self, slot: _Slot) -> Any:
+        self.backend.graph_begin(slot.stream)
+        try:
+            ok = slot.context.execute_async_v3(slot.stream)
+        finally:
+            graph = self.backend.graph_end(slot.stream)
+        if not ok:
+            self.backend.graph_destroy(graph)
+            raise ModelError(f"CUDA graph capture of {self.path.name} failed; run without cuda_graph")
+        return graph
+
+    def _ensure(self, slot: _Slot, name: str, nbytes: int) -> bool:
+        if name in slot.host and slot.host[name].nbytes >= nbytes:
+            return False
+        if name in slot.device:
+            self.backend.free(slot.device.pop(name))
+            self.backend.free_host(slot.host.pop(name))
+        slot.device[name] = self.backend.malloc(nbytes)
+        slot.host[name] = self.backend.host_buffer(nbytes)
+        return True
+
+    def _drop_graphs(self, slot: _Slot) -> None:
+        for graph in slot.graphs.values():
+            self.backend.graph_destroy(graph)
+        slot.graphs.clear()
+        slot.seen.clear()
+
+    def close(self) -> None:
+        """Free graphs, buffers, streams and contexts (idempotent)."""
+        for slot in self._all:
+            self._drop_graphs(slot)
+            for name in list(slot.device):
+                self.backend.free(slot.device.pop(name))
+                self.backend.free_host(slot.host.pop(name))
+            self.backend.stream_destroy(slot.stream)
+            slot.context = None  # contexts go before their engine
+        self._all.clear()
+        self.engine = self._runtime = None
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape)) * dtype.itemsize
+
+
+def _deserialize(trt: Any, path: Path, sidecar: Sidecar) -> tuple[Any, Any, Any]:
+    """(logger, runtime, engine): TensorRT keeps raw pointers to the first two, so they must live on."""
+    from nst.runtime.trt_build import make_logger
+
+    logger = make_logger(trt)
+    runtime = trt.Runtime(logger)
+    if sidecar.version_compatible:
+        runtime.engine_host_code_allowed = True  # version-compatible engines embed their lean runtime
+    engine = runtime.deserialize_cuda_engine(path.read_bytes())
+    if engine is None:
+        detail = "; ".join(logger.errors[-2:]) or "no error logged"
+        raise EngineCompatError(
+            f"TensorRT cannot load {path}: {detail}; rebuild it with: {sidecar.build_command}"
+        )
+    return logger, runtime, engine
+
+
+def engine_profiles(engine: Any, input_name: str) -> tuple[Profile, ...]:
+    """The image input's min/opt/max of each profile stored in a deserialised engine."""
+    out = []
+    for i in range(engine.num_optimization_profiles):
+        lo, opt, hi = engine.get_tensor_profile_shape(input_name, i)
+        out.append(Profile(tuple(lo), tuple(opt), tuple(hi)))
+    return tuple(out)
+
+
+def _io_tensors(trt: Any, engine: Any) -> dict[str, tuple[bool, np.dtype]]:
+    io = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+        io[name] = (is_input, np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
+    return io

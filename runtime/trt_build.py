@@ -1,0 +1,286 @@
+"""The TensorRT 10 calls behind :func:`nst.runtime.engine.engine_from_onnx`.
+
+Every function takes the ``tensorrt`` module as ``trt`` (imported by the caller), so this
+module imports no TensorRT and tests drive it with a recording fake. Written against the
+documented TensorRT 10 Python API; unverified on hardware here (docs/GPU.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from nst.errors import EngineBuildError, InputError, ModelError
+from nst.io import list_images, read_image
+from nst.runtime.cuda import CudaBackend, make_backend
+from nst.runtime.engine import (
+    FP32_LAYER_TYPES,
+    FP32_PLUGIN_HINTS,
+    LOG,
+    EngineConfig,
+    ModelInfo,
+    Progress,
+    input_shapes,
+)
+from nst.runtime.sidecar import Profile, Shape, write_atomic
+
+
+def make_logger(trt: Any) -> Any:
+    """A ``trt.ILogger`` that forwards to ``logging.getLogger("nst.trt")`` and keeps errors."""
+    severity = trt.ILogger.Severity
+    levels = {severity.INTERNAL_ERROR: logging.CRITICAL, severity.ERROR: logging.ERROR,
+              severity.WARNING: logging.WARNING, severity.INFO: logging.INFO,
+              severity.VERBOSE: logging.DEBUG}  # fmt: skip
+
+    class NstTrtLogger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, sev: Any, msg: str) -> None:
+            level = levels.get(sev, logging.INFO)
+            if level >= logging.ERROR:
+                self.errors.append(msg)
+            if LOG.isEnabledFor(level):
+                LOG.log(level, "%s", msg)
+
+    return NstTrtLogger()
+
+
+def parse_network(trt: Any, network: Any, logger: Any, path: Path) -> Any:
+    """Parse ``path`` into ``network``; returns the parser (it owns the weights).
+
+    Raises:
+        EngineBuildError: With the parser's first errors.
+    """
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(path)):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise EngineBuildError(f"TensorRT's ONNX parser rejected {path.name}: {'; '.join(errors[:3])}")
+    return parser
+
+
+@dataclass
+class BuildSetup:
+    """What :func:`configure` did, and objects that must outlive the build."""
+
+    fp32_layers: list[str] = field(default_factory=list)
+    keep_alive: list[Any] = field(default_factory=list)
+
+    def release(self) -> None:
+        for obj in self.keep_alive:
+            if hasattr(obj, "release"):
+                obj.release()
+
+
+def configure(
+    trt: Any, builder: Any, bconfig: Any, network: Any, config: EngineConfig, info: ModelInfo,
+    profiles: tuple[Profile, ...], progress: Progress | None, cuda_backend: str | CudaBackend,
+) -> BuildSetup:  # fmt: skip
+    """Apply ``config`` to the builder config: memory, profiles, precisions, caches, progress."""
+    setup = BuildSetup()
+    if config.workspace_mb is not None:
+        bconfig.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
+    if config.optimization_level is not None:
+        bconfig.builder_optimization_level = config.optimization_level
+    trt_profiles = add_profiles(builder, bconfig, network, info, profiles)
+    if config.fp16:
+        bconfig.set_flag(trt.BuilderFlag.FP16)
+    if config.int8:
+        bconfig.set_flag(trt.BuilderFlag.INT8)
+        if not info.qdq:  # implicit quantisation: scales from an entropy calibrator
+            calibrator = make_calibrator(trt, config, profiles[0], make_backend(cuda_backend))
+            bconfig.int8_calibrator = calibrator
+            bconfig.set_calibration_profile(trt_profiles[0])
+            setup.keep_alive.append(calibrator)
+    if (config.fp16 or config.int8) and config.fp32_norms:
+        setup.fp32_layers = keep_fp32(trt, network)
+        if setup.fp32_layers:  # without this flag TensorRT treats layer precisions as hints
+            bconfig.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    if config.version_compatible:
+        bconfig.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
+        if config.exclude_lean_runtime:
+            bconfig.set_flag(trt.BuilderFlag.EXCLUDE_LEAN_RUNTIME)
+    if config.timing_cache is not None:  # TensorRT: the cache must outlive the build
+        setup.keep_alive.append(load_timing_cache(bconfig, Path(config.timing_cache)))
+    if progress is not None and hasattr(trt, "IProgressMonitor"):
+        monitor = make_progress_monitor(trt, progress)
+        bconfig.progress_monitor = monitor
+        setup.keep_alive.append(monitor)
+    return setup
+
+
+def add_profiles(
+    builder: Any, bconfig: Any, network: Any, info: ModelInfo, profiles: tuple[Profile, ...]
+) -> list[Any]:
+    """One ``IOptimizationProfile`` per profile, every network input's min/opt/max set.
+
+    Raises:
+        ModelError: The parsed network's inputs are not the ones the metadata declares.
+    """
+    spec = info.metadata.spec
+    names = [network.get_input(i).name for i in range(network.num_inputs)]
+    declared = [t.name for t in spec.inputs]
+    if names != declared:
+        raise ModelError(f"{info.path.name}: network inputs {names} do not match metadata {declared}")
+    out = []
+    for p in profiles:
+        profile = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in input_shapes(spec, p).items():
+            profile.set_shape(name, lo, opt, hi)
+        bconfig.add_optimization_profile(profile)
+        out.append(profile)
+    return out
+
+
+def keep_fp32(trt: Any, network: Any) -> list[str]:
+    """Pin normalisation layers (and their outputs) to FP32; returns their names."""
+    kinds = {getattr(trt.LayerType, n) for n in FP32_LAYER_TYPES if hasattr(trt.LayerType, n)}
+    plugins = {
+        getattr(trt.LayerType, n) for n in ("PLUGIN", "PLUGIN_V2", "PLUGIN_V3") if hasattr(trt.LayerType, n)
+    }
+    names = []
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        plugin_norm = layer.type in plugins and any(
+            h.lower() in layer.name.lower() for h in FP32_PLUGIN_HINTS
+        )
+        if layer.type not in kinds and not plugin_norm:
+            continue
+        layer.precision = trt.float32
+        for j in range(layer.num_outputs):
+            layer.set_output_type(j, trt.float32)
+        if layer.type == getattr(trt.LayerType, "NORMALIZATION", None) and hasattr(
+            trt, "INormalizationLayer"
+        ):
+            layer.__class__ = trt.INormalizationLayer  # the Python API's downcast (as Polygraphy does)
+            layer.compute_precision = trt.float32  # accumulate mean/variance in FP32 too
+        names.append(layer.name)
+    return names
+
+
+def load_timing_cache(bconfig: Any, path: Path) -> Any:
+    """Start from the cache at ``path`` when it exists (else an empty one); returns the cache.
+
+    Raises:
+        EngineBuildError: The cache was made by another TensorRT version or GPU.
+    """
+    data = path.read_bytes() if path.is_file() else b""
+    cache = bconfig.create_timing_cache(data)
+    if not bconfig.set_timing_cache(cache, ignore_mismatch=False):
+        raise EngineBuildError(
+            f"timing cache {path} was made on another GPU or TensorRT; delete it or pass another"
+        )
+    LOG.info("timing cache %s: %s", path, f"{len(data)} bytes reused" if data else "new")
+    return cache
+
+
+def save_timing_cache(bconfig: Any, path: str | Path) -> None:
+    """Write the (grown) timing cache back, atomically."""
+    write_atomic(path, bytes(bconfig.get_timing_cache().serialize()))
+
+
+def make_progress_monitor(trt: Any, progress: Progress) -> Any:
+    """A ``trt.IProgressMonitor`` reporting each top-level build phase to ``progress``."""
+
+    class Monitor(trt.IProgressMonitor):
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            if parent_phase is None:
+                progress(f"{phase_name} ({num_steps} steps)")
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            return True  # False would cancel the build
+
+        def phase_finish(self, phase_name: str) -> None:
+            LOG.debug("finished %s", phase_name)
+
+    return Monitor()
+
+
+def calibration_batches(folder: Path, shape: Shape, limit: int) -> Iterator[np.ndarray]:
+    """Full (N, 3, H, W) float32 batches of images from ``folder``, resized to ``shape``.
+
+    Raises:
+        InputError: Fewer images than one batch.
+    """
+    files = list_images([folder])[:limit]
+    n, _, h, w = shape
+    if len(files) < n:
+        raise InputError(f"calibration needs at least {n} images (one batch), {folder} has {len(files)}")
+    for i in range(0, len(files) - n + 1, n):
+        images = [_resized(read_image(f).rgb, h, w) for f in files[i : i + n]]  # n x (H, W, 3)
+        yield np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))  # (N, 3, H, W)
+
+
+def _resized(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    image = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8)).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def make_calibrator(trt: Any, config: EngineConfig, profile: Profile, backend: CudaBackend) -> Any:
+    """An ``IInt8EntropyCalibrator2`` over ``config.calib_data`` at the profile's opt shape, with cache."""
+    cache = Path(config.calib_cache) if config.calib_cache is not None else None
+    batches: Iterator[np.ndarray] = (
+        calibration_batches(Path(config.calib_data), profile.opt, config.calib_images)
+        if config.calib_data is not None else iter(())
+    )  # fmt: skip
+    return _calibrator_class(trt)(batches, profile.opt[0], cache, backend)
+
+
+def _calibrator_class(trt: Any) -> Callable[..., Any]:
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self, batches: Iterator[np.ndarray], batch_size: int, cache: Path | None,
+                     backend: CudaBackend) -> None:  # fmt: skip
+            trt.IInt8EntropyCalibrator2.__init__(self)
+            self.batches, self.batch_size, self.cache, self.backend = batches, batch_size, cache, backend
+            self.device: int | None = None
+            self.host: np.ndarray | None = None
+            self.stream = 0
+            self.count = 0
+
+        def get_batch_size(self) -> int:
+            return self.batch_size
+
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            batch = next(self.batches, None)
+            if batch is None:
+                return None  # tells TensorRT calibration is over
+            if self.device is None:
+                self.device, self.host = (
+                    self.backend.malloc(batch.nbytes),
+                    self.backend.host_buffer(batch.nbytes),
+                )
+                self.stream = self.backend.stream_create()
+            assert self.host is not None  # set together with device above
+            self.host[:] = batch.reshape(-1).view(np.uint8)
+            self.backend.copy_htod(self.device, self.host, self.stream)
+            self.backend.synchronize(self.stream)
+            self.count += 1
+            return [self.device]
+
+        def read_calibration_cache(self) -> bytes | None:
+            return self.cache.read_bytes() if self.cache is not None and self.cache.is_file() else None
+
+        def write_calibration_cache(self, data: Any) -> None:
+            if self.cache is not None:
+                write_atomic(self.cache, bytes(data))
+
+        def release(self) -> None:
+            if self.device is not None and self.host is not None:
+                self.backend.free(self.device)
+                self.backend.free_host(self.host)
+                self.backend.stream_destroy(self.stream)
+                self.device = self.host = None
+
+    return EntropyCalibrator

@@ -1,0 +1,265 @@
+"""Chen & Schmidt 2016, "Fast Patch-based Style Transfer of Arbitrary Style": style-swap.
+
+One graph takes a content ``image`` and any ``style`` image:
+
+1. a frozen VGG-16 encoder up to relu3_1 (the paper's best single layer, Sec. 3.2) embeds both;
+2. the *style swap* (Sec. 3.1) replaces every 3x3 patch of the content activations by the most
+   correlated (normalised cross-correlation) 3x3 style patch, as three convolutions:
+   the normalised style patches are the filters of a Conv (correlations, one channel per patch),
+   the argmax over that channel becomes a one-hot map, and a ConvTranspose with the
+   *un-normalised* patches pastes the chosen patches back; overlaps are averaged by dividing by
+   the ConvTranspose of ones (the overlap count);
+3. a trained *inverse network* (Sec. 4) maps the swapped relu3_1 activations back to an image.
+
+The filters are computed from the ``style`` input, so the exported ONNX graph has Conv /
+ConvTranspose nodes with dynamic weights; every op is plain ONNX (Conv, ArgMax, Range, Equal,
+Cast, ConvTranspose, Div, ReduceSum, Sqrt) that TensorRT also accepts. There is no loop over
+patches anywhere. :func:`styleswap_optimize` is the paper's slow variant: pixel-space L-BFGS
+towards the swapped activations with a TV prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nst.errors import InputError
+from nst.export.spec import ExportSpec, TensorSpec, image_tensor
+from nst.train.models.blocks import ConvLayer, UpsampleConv, output_range, pad_to_multiple
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RELU3_1_CHANNELS = 256
+_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class StyleSwapConfig:
+    """Inverse-network width and the swap's patch size (3 in the paper)."""
+
+    base_channels: int = 64
+    patch_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.base_channels < 1:
+            raise InputError(f"base_channels must be >= 1, got {self.base_channels}")
+        if self.patch_size < 1 or self.patch_size % 2 == 0:
+            raise InputError(f"patch_size must be odd and >= 1, got {self.patch_size}")
+
+
+def vgg_relu3_1_encoder() -> nn.Sequential:
+    """VGG-16 ``features[:12]`` (conv1_1 .. relu3_1), torchvision's layout and parameter names."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(128, 256, 3, padding=1), nn.ReLU(),
+    )  # fmt: skip
+
+
+def extract_patches(style_feats: torch.Tensor, patch: int) -> torch.Tensor:
+    """All ``patch`` x ``patch`` windows (stride 1) of one feature map, as conv filters.
+
+    Done with a Conv against ``patch**2`` one-hot kernels over the channels-as-batch view, which
+    exports as Conv + Reshape + Transpose (ONNX has no im2col op).
+
+    Args:
+        style_feats: (1, C, Hs, Ws) activations.
+        patch: Odd window size.
+
+    Returns:
+        (P, C, patch, patch) with P = (Hs - patch + 1) * (Ws - patch + 1), row-major windows.
+    """
+    c = style_feats.shape[1]
+    k = patch * patch
+    eye = torch.eye(k, dtype=style_feats.dtype, device=style_feats.device).reshape(k, 1, patch, patch)
+    cols = F.conv2d(style_feats.reshape(c, 1, *style_feats.shape[2:]), eye)  # (C, k, Hs', Ws')
+    cols = cols.reshape(c, k, -1).permute(2, 0, 1)  # (C, k, P) -> (P, C, k)
+    return cols.reshape(-1, c, patch, patch)  # (P, C, patch, patch)
+
+
+def style_swap(content_feats: torch.Tensor, style_feats: torch.Tensor, patch: int = 3) -> torch.Tensor:
+    """Swap every content patch for its best-matching style patch (Chen & Schmidt eq. 2-3).
+
+    Args:
+        content_feats: (N, C, H, W) activations, H and W >= ``patch``.
+        style_feats: (1, C, Hs, Ws) activations, Hs and Ws >= ``patch``.
+        patch: Odd patch size.
+
+    Returns:
+        (N, C, H, W) swapped activations.
+    """
+    patches = extract_patches(style_feats, patch)  # (P, C, k, k)
+    norms = patches.pow(2).sum(dim=(1, 2, 3), keepdim=True).sqrt()  # (P, 1, 1, 1)
+    # content-patch norms are constant along the patch channel, so the argmax of the
+    # correlation with normalised style patches is the argmax of the cosine similarity
+    corr = F.conv2d(content_feats, patches / (norms + _EPS))  # (N, P, H', W')
+    best = corr.argmax(dim=1, keepdim=True)  # (N, 1, H', W'), first index on ties like ONNX
+    ids = torch.arange(patches.shape[0], device=corr.device).reshape(1, -1, 1, 1)  # (1, P, 1, 1)
+    one_hot = (ids == best).to(content_feats.dtype)  # (N, P, H', W'), exactly one 1 per position
+    pasted = F.conv_transpose2d(one_hot, patches)  # (N, C, H, W): sum of chosen patches
+    ones = torch.ones_like(one_hot[:, :1])  # (N, 1, H', W')
+    kernel = torch.ones(1, 1, patch, patch, dtype=ones.dtype, device=ones.device)
+    overlaps = F.conv_transpose2d(ones, kernel)  # (N, 1, H, W): windows covering each pixel
+    return pasted / overlaps
+
+
+def style_swap_reference(
+    content_feats: torch.Tensor, style_feats: torch.Tensor, patch: int = 3
+) -> torch.Tensor:
+    """Slow, obviously-correct style swap with explicit loops (tests only)."""
+    n, _, h, w = content_feats.shape
+    hs, ws = style_feats.shape[2:]
+    style_patches = [
+        style_feats[0, :, y : y + patch, x : x + patch]
+        for y in range(hs - patch + 1)
+        for x in range(ws - patch + 1)
+    ]
+    out = torch.zeros_like(content_feats)
+    count = torch.zeros(n, 1, h, w, dtype=content_feats.dtype)
+    for b in range(n):
+        for y in range(h - patch + 1):
+            for x in range(w - patch + 1):
+                window = content_feats[b, :, y : y + patch, x : x + patch]
+                scores = [float((window * s).sum() / (s.norm() + _EPS)) for s in style_patches]
+                best = max(range(len(scores)), key=scores.__getitem__)  # first on ties
+                out[b, :, y : y + patch, x : x + patch] += style_patches[best]
+                count[b, :, y : y + patch, x : x + patch] += 1
+    return out / count
+
+
+class InverseNet(nn.Module):
+    """relu3_1 activations (N, 256, H/4, W/4) -> image (N, 3, H, W) (Chen & Schmidt Sec. 4).
+
+    Mirrors the encoder: convs with instance norm, two nearest x2 upsample+conv stages.
+    """
+
+    def __init__(self, base_channels: int) -> None:
+        super().__init__()
+        c = base_channels
+        self.body = nn.Sequential(
+            ConvLayer(RELU3_1_CHANNELS, 2 * c, 3),  # (N, 2c, H/4, W/4)
+            UpsampleConv(2 * c, 2 * c, 3),  # (N, 2c, H/2, W/2)
+            ConvLayer(2 * c, c, 3),  # (N, c, H/2, W/2)
+            UpsampleConv(c, c, 3),  # (N, c, H, W)
+            ConvLayer(c, 3, 3, norm=False, relu=False),  # (N, 3, H, W)
+        )
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return output_range(self.body(feats))
+
+
+class StyleSwapNet(nn.Module):
+    """(image (N, 3, H, W), style (1, 3, Hs, Ws)) in [0, 1] -> stylized (N, 3, H, W)."""
+
+    family: ClassVar[str] = "styleswap"
+    STRIDE: ClassVar[int] = 4  # two VGG max-pools before relu3_1
+    MIN_SIZE: ClassVar[int] = 16  # relu3_1 of a 16 px side is 4 >= patch_size
+
+    def __init__(self, config: StyleSwapConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or StyleSwapConfig()
+        if self.config.patch_size > self.MIN_SIZE // self.STRIDE:
+            raise InputError(f"patch_size {self.config.patch_size} too large for {self.MIN_SIZE} px inputs")
+        self.encoder = vgg_relu3_1_encoder()
+        self.encoder.requires_grad_(False)  # the loss network is never trained
+        self.decoder = InverseNet(self.config.base_channels)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> relu3_1 (N, 256, H/4, W/4), H and W multiples of 4."""
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        return self.encoder((image - mean) / std)
+
+    def swap(self, content_feats: torch.Tensor, style_feats: torch.Tensor) -> torch.Tensor:
+        return style_swap(content_feats, style_feats, self.config.patch_size)
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2], image.shape[-1]
+        content_feats = self.encode(pad_to_multiple(image, self.STRIDE))  # (N, 256, H/4, W/4)
+        style_feats = self.encode(style)  # (1, 256, Hs/4, Ws/4), floor: no padding needed
+        out = self.decoder(self.swap(content_feats, style_feats))  # (N, 3, H', W')
+        return out[:, :, :h, :w]
+
+    def export_spec(self) -> ExportSpec:
+        """``image`` + ``style`` (independent dynamic sizes) -> ``stylized``.
+
+        Validation sizes stay small: the correlation volume is (N, P, H/4, W/4) with
+        P ~ Hs*Ws/16 style patches, quadratic in the image area.
+        """
+        style = TensorSpec(
+            "style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]"
+        )
+        return ExportSpec(
+            family=self.family,
+            inputs=(image_tensor("image", "content image, RGB in [0, 1]"), style),
+            pad_multiple=self.STRIDE, min_size=self.MIN_SIZE,
+            validation_sizes=((1, 97, 131), (2, 61, 45), (1, 64, 64)),
+            profile={"min": (1, 16, 16), "opt": (1, 512, 512), "max": (1, 1024, 1024)},
+        )  # fmt: skip
+
+    def example_inputs(
+        self, batch: int, height: int, width: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Random image plus a random style of another (odd) size, ordered like the graph inputs."""
+        sh, sw = self.MIN_SIZE + height % 53, self.MIN_SIZE + 1 + width % 59
+        return {
+            "image": torch.rand(batch, 3, height, width, generator=generator),
+            "style": torch.rand(1, 3, sh, sw, generator=generator),
+        }
+
+
+def styleswap_optimize(
+    content: torch.Tensor, style: torch.Tensor, encoder: StyleSwapNet, *, steps: int = 100,
+    tv_weight: float = 1e-3, init: torch.Tensor | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """Chen & Schmidt's optimisation variant: L-BFGS on pixels towards the swapped relu3_1.
+
+    Minimises ``relative_mse(relu3_1(x), swap(relu3_1(content), relu3_1(style))) + tv_weight * TV(x)``
+    starting from the content image (or ``init``), e.g. to refine an inverse-network output.
+
+    Args:
+        content: (1, 3, H, W) in [0, 1], H and W multiples of 4 and >= 16.
+        style: (1, 3, Hs, Ws) in [0, 1], Hs and Ws >= 16.
+        encoder: Any :class:`StyleSwapNet` (only its VGG encoder and patch size are used).
+        steps: L-BFGS iterations.
+        tv_weight: Weight of the total-variation prior.
+        init: Starting image (1, 3, H, W); default the content image.
+
+    Returns:
+        (1, 3, H, W) image in [0, 1].
+
+    Raises:
+        InputError: Bad shapes or sizes, or steps < 1.
+    """
+    from nst.train.losses import relative_mse, tv_loss
+
+    for name, t in (("content", content), ("style", style)):
+        if t.ndim != 4 or t.shape[0] != 1 or t.shape[1] != 3:
+            raise InputError(f"{name} must have shape (1, 3, H, W), got {tuple(t.shape)}")
+        if min(t.shape[2:]) < StyleSwapNet.MIN_SIZE:
+            low = StyleSwapNet.MIN_SIZE
+            raise InputError(f"{name} is {t.shape[3]}x{t.shape[2]}; both sides must be >= {low}")
+    if content.shape[2] % 4 or content.shape[3] % 4:
+        raise InputError(f"content height and width must be multiples of 4, got {tuple(content.shape[2:])}")
+    if steps < 1:
+        raise InputError(f"steps must be >= 1, got {steps}")
+    with torch.no_grad():
+        target = encoder.swap(encoder.encode(content), encoder.encode(style))  # (1, 256, H/4, W/4)
+    x = (content if init is None else init).detach().clone().clamp(0, 1).requires_grad_(True)
+    optimizer = torch.optim.LBFGS([x], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = relative_mse(encoder.encode(x), target) + tv_weight * tv_loss(x)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return x.detach().clamp(0, 1)
