@@ -22,7 +22,7 @@ import numpy as np
 import nst
 from nst.calibration.artifact import cpu_session, run
 from nst.calibration.metrics import psnr, ssim
-from nst.calibration.source import ImageFolderSource
+from nst.calibration.source import ImageFolderSource, file_digest
 from nst.errors import CalibrationError, InputError, OutputExistsError
 
 #: Issue 6's targets, checked (not assumed) in every report.
@@ -40,15 +40,24 @@ class ReportOptions:
         latency_runs: Timed runs per model (interleaved, after 2 warm-up runs).
         threads: ORT intra-op threads (0: ORT's default, one per core).
         grid_rows: Held-out images shown in the grid.
+        grid_tile: Side of the centre crop of each output shown in the grid (pixels at 1:1,
+            so quantization noise stays visible; keeps the PNG small).
     """
 
     latency_size: int = 512
     latency_runs: int = 10
     threads: int = 0
     grid_rows: int = 3
+    grid_tile: int = 256
 
     def __post_init__(self) -> None:
-        if self.latency_size < 16 or self.latency_runs < 1 or self.grid_rows < 1 or self.threads < 0:
+        if (
+            self.latency_size < 16
+            or self.latency_runs < 1
+            or self.grid_rows < 1
+            or self.threads < 0
+            or self.grid_tile < 1
+        ):
             raise InputError(f"invalid report options {self}")
 
 
@@ -133,15 +142,20 @@ def measure_latency(models: Mapping[str, Path], size: int, runs: int, threads: i
     }
 
 
-def _grid(outputs: dict[str, list[np.ndarray]], rows: int) -> np.ndarray:
-    """(rows*H, 4*W, 3) image: FP32 | FP16 | INT8 | |FP32 - INT8| x 10 (absent columns grey)."""
+def _centre(image: np.ndarray, tile: int) -> np.ndarray:
+    """(1, 3, H, W) -> centre (min(H, tile), min(W, tile), 3) crop."""
+    h, w = image.shape[2:]
+    top, left = max(0, (h - tile) // 2), max(0, (w - tile) // 2)
+    return image[0, :, top : top + tile, left : left + tile].transpose(1, 2, 0)
+
+
+def _grid(outputs: dict[str, list[np.ndarray]], rows: int, tile: int) -> np.ndarray:
+    """(rows*T, 4*T, 3) image: FP32 | FP16 | INT8 | |FP32 - INT8| x 10 (absent columns grey)."""
     lines = []
     for i in range(min(rows, len(outputs["fp32"]))):
-        ref = outputs["fp32"][i][0].transpose(1, 2, 0)  # (H, W, 3)
+        ref = _centre(outputs["fp32"][i], tile)  # (T, T, 3)
         grey = np.full_like(ref, 0.5)
-        cols = [ref] + [
-            outputs[p][i][0].transpose(1, 2, 0) if p in outputs else grey for p in ("fp16", "int8")
-        ]
+        cols = [ref] + [_centre(outputs[p][i], tile) if p in outputs else grey for p in ("fp16", "int8")]
         diff = np.abs(ref - cols[2]) * DIFF_GAIN if "int8" in outputs else grey
         lines.append(np.concatenate([*cols, diff], axis=1))
     return np.clip(np.concatenate(lines, axis=0), 0.0, 1.0)
@@ -195,6 +209,7 @@ def build_report(
     sizes = {p: Path(m).stat().st_size for p, m in models.items()}
     report: dict[str, Any] = {
         "models": {p: str(m) for p, m in models.items()}, "size_bytes": sizes,
+        "sha256": {p: file_digest(Path(m)) for p, m in models.items()},
         "quality_vs_fp32": quality,
         "latency_ort_cpu": {"size": [opts.latency_size, opts.latency_size], "batch": 1, **latency},
         "targets": TARGETS, "meets_targets": _verdicts(quality, latency),
@@ -206,7 +221,7 @@ def build_report(
         report["latency_ort_cpu"]["int8_over_fp32"] = (
             latency["int8"]["median_ms"] / latency["fp32"]["median_ms"]
         )
-    write_image(grid_path, _grid(outputs, opts.grid_rows), force=True)
+    write_image(grid_path, _grid(outputs, opts.grid_rows, opts.grid_tile), force=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n")
     return report

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nst.calibration.artifact import cpu_session, load_model, run
-from nst.calibration.int8 import Int8Options, quantize_int8, select_nodes
+from nst.calibration.int8 import Int8Options, preprocess_model, quantize_int8, select_nodes
 from nst.calibration.metrics import psnr
 from nst.calibration.source import CalibrationMethod, CalibrationSource, Feed
 
@@ -48,7 +48,7 @@ def _mean_psnr(model: Path, feeds: list[Feed], refs: list[np.ndarray]) -> float:
 
 def conv_sensitivity(
     model: Path, source: CalibrationSource, evaluation: CalibrationSource,
-    method: CalibrationMethod = CalibrationMethod.ENTROPY, progress: Callable[[str], None] | None = None,
+    method: CalibrationMethod = CalibrationMethod.PERCENTILE, progress: Callable[[str], None] | None = None,
 ) -> tuple[float, list[LayerSensitivity]]:  # fmt: skip
     """Sweep every Conv of ``model``.
 
@@ -70,11 +70,13 @@ def conv_sensitivity(
     refs = [run(fp32, f) for f in feeds]
     rows: list[LayerSensitivity] = []
     with tempfile.TemporaryDirectory(prefix="nst-sweep-") as tmp:
-        cache = Path(tmp) / "ranges.json"
+        cache, pre = Path(tmp) / "ranges.json", Path(tmp) / "pre.onnx"
+        preprocess_model(model, pre)  # once: symbolic shape inference is the slow part of each variant
 
         def variant(name: str, exclude: tuple[str, ...]) -> float:
             options = Int8Options(method=method, exclude=exclude, min_psnr=0.0)
-            out = quantize_int8(model, Path(tmp) / f"{name}.onnx", source, options, ranges_cache=cache)
+            out = quantize_int8(pre, Path(tmp) / f"{name}.onnx", source, options, ranges_cache=cache,
+                                preprocess=False)  # fmt: skip
             return _mean_psnr(out.path, feeds, refs)
 
         all_int8 = variant("all", ALWAYS_FLOAT)
@@ -84,3 +86,37 @@ def conv_sensitivity(
             value = variant(conv, (*ALWAYS_FLOAT, conv))
             rows.append(LayerSensitivity(conv, weights[conv], value, value - all_int8))
     return all_int8, rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m nst.calibration.sensitivity MODEL --data DIR --eval-data DIR -o OUT.json``."""
+    import argparse
+    import json
+    from dataclasses import asdict
+
+    from nst.calibration.report import check_disjoint
+    from nst.calibration.source import ImageFolderSource
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="calibration images")
+    parser.add_argument("--eval-data", type=Path, required=True, help="held-out images")
+    parser.add_argument("--size", type=int, default=256, help="calibration crop side")
+    parser.add_argument("--eval-size", type=int, default=512, help="held-out crop side")
+    parser.add_argument("--method", default="percentile")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    source = ImageFolderSource(args.data, size=args.size)
+    evaluation = ImageFolderSource(args.eval_data, size=args.eval_size)
+    check_disjoint(evaluation, source)
+    method = CalibrationMethod.parse(args.method)
+    all_int8, rows = conv_sensitivity(args.model, source, evaluation, method, lambda n: print("sweep", n))
+    result = {"model": str(args.model), "method": method.value, "all_convs_int8_psnr_db": all_int8,
+              "rows": [asdict(r) for r in rows]}  # fmt: skip
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    for r in sorted(rows, key=lambda r: -r.gain_db):
+        print(f"{r.node:20s} {r.weight:32s} {r.psnr_db:6.2f} dB  {r.gain_db:+.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ def calibrate(
     data: Annotated[Path, typer.Option("--data", help="Calibration images (folder).")],
     precision: Annotated[str, typer.Option("--precision", help="int8 (QDQ) or fp16.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Destination .onnx file.")],
-    method: Annotated[str | None, typer.Option(help="int8: entropy (default), minmax, percentile.")] = None,
+    method: Annotated[str | None, typer.Option(help="int8: percentile (default), minmax, entropy.")] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(help="int8: keep nodes in float (repeat): @first-conv, @last-conv, op:TYPE, glob."),
@@ -66,7 +66,7 @@ def calibrate(
         raise InputError("--fp16-io only applies to --precision fp16")
     if (report is None) != (eval_data is None):
         raise InputError("--report and --eval-data go together: the report measures held-out images")
-    chosen = CalibrationMethod.parse(method or "entropy")
+    chosen = CalibrationMethod.parse(method or "percentile")
     source = ImageFolderSource(data, size=size, limit=limit, seed=seed)
     evaluation = ImageFolderSource(eval_data, size=eval_size) if eval_data is not None else None
     if evaluation is not None and report is not None:  # fail before minutes of calibration, not after

@@ -8,6 +8,7 @@ from nst.cli import (
     export_cmd,
     info_cmd,
     stylize_cmd,
+    synth_cmd,
     train_cmd,
     upscale_cmd,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "export_cmd",
     "info_cmd",
     "stylize_cmd",
+    "synth_cmd",
     "train_cmd",
     "upscale_cmd",
 ]

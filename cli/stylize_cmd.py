@@ -38,15 +38,28 @@ def stylize(
         list[Path],
         typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
     ] = [],  # noqa: B006
+    method: Annotated[
+        str, typer.Option(help="feedforward (a model) or gatys (L-BFGS on pixels, slow; --style: image).")
+    ] = "feedforward",
+    iters: Annotated[int, typer.Option(help="--method gatys: L-BFGS iterations.")] = 300,
+    style_image: Annotated[
+        Path | None, typer.Option(help="Style-swap models: the style image (short side resized to 256).")
+    ] = None,
 ) -> None:
     """Stylize images with an exported model (the bundled default when none is given)."""
     from tqdm import tqdm
 
+    from nst.cli.gatys_path import check_method, stylize_gatys_cli
     from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
     from nst.runtime.style_inputs import load_masks, parse_weights
     from nst.runtime.stylizer import Stylizer, plan_outputs
 
+    if check_method(method) == "gatys":
+        typer.echo(stylize_gatys_cli(paths, output, model=model, style=style, iters=iters, force=force,
+                                     max_pixels=max_pixels, progress=progress,
+                                     model_options=style_weights is not None or bool(mask)))  # fmt: skip
+        return
     inputs = list(paths)
     if inputs and inputs[0].suffix.lower() in MODEL_SUFFIXES:
         if model is not None:
@@ -65,6 +78,12 @@ def stylize(
         masks = load_masks(mask, int(shapes["style_masks"][1])) if mask else None
         if style is not None or weights is not None or masks is not None:
             stylizer.extra = stylizer.extra_inputs(style=style, style_weights=weights, masks=masks)
+        if style_image is not None:
+            from nst.runtime.style_image import style_image_feed
+
+            meta = stylizer.runner.metadata
+            feed = style_image_feed(stylizer.runner.spec.inputs, meta.family, style_image)
+            stylizer.extra = {**(stylizer.extra or {}), **feed}
         bar = tqdm(total=len(jobs), disable=not progress or len(jobs) < 2, desc="stylize", unit="img")
         stylizer.run_jobs(jobs, force=force, on_done=lambda _job: bar.update(1))
         bar.close()

@@ -5,8 +5,8 @@ Runs exported ONNX models with ONNX Runtime on the held-out photos (data/heldout
 
     python scripts/families_report.py styleswap --model /tmp/runs/ss.onnx \
         --johnson /tmp/runs/johnson.onnx --out docs/images
-    python scripts/families_report.py sr --model /tmp/runs/sr4.onnx --model /tmp/runs/sr8.onnx \
-        --out docs/images
+    python scripts/families_report.py sr --model /tmp/runs/sr4.onnx --out docs/images
+    python scripts/families_report.py texture --model /tmp/runs/tx.onnx --johnson /tmp/runs/johnson.onnx
 """
 
 from __future__ import annotations
@@ -127,10 +127,91 @@ def sr_report(models: list[Path], out: Path, vgg_weights: str | None) -> dict[st
     return results
 
 
+def _median_ms(fn: object, repeats: int = 10) -> float:
+    import time
+
+    fn()  # type: ignore[operator]  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
+    import onnx
+
+    from nst.runtime.synth import seeded_noise, synthesize
+
+    tex = OrtRunner(model, providers="cpu")
+    scales = len(tex.spec.inputs)
+    tiles = [torch.from_numpy(synthesize(tex, 256, 256, seed).transpose(2, 0, 1))[None] for seed in (1, 2, 3)]
+    wide = torch.from_numpy(synthesize(tex, 768, 256, 7).transpose(2, 0, 1))[None]
+    write_image(out / "texture_grid.png", image_grid([torch.cat(tiles), wide]), force=True)
+
+    def count(path: Path) -> int:
+        graph = onnx.load(str(path)).graph
+        return int(sum(np.prod(t.dims) for t in graph.initializer))
+
+    feeds = seeded_noise(scales, 1, 256, 256, 0)
+    results: dict[str, object] = {
+        "texture_onnx_initializer_values": count(model),
+        "texture_ms_256": _median_ms(lambda: tex.infer(feeds)),
+    }
+    if johnson is not None:
+        jn = OrtRunner(johnson, providers="cpu")
+        image = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
+        results["johnson_onnx_initializer_values"] = count(johnson)
+        results["johnson_ms_256"] = _median_ms(lambda: jn.infer({"image": image}))
+    return results
+
+
+_MEMORY_CASE = """
+import resource, sys, numpy as np, torch
+from nst.train.vgg import load_vgg16
+from nst.train.config import STYLE_LAYERS
+case, size = sys.argv[1], int(sys.argv[2])
+vgg = load_vgg16(STYLE_LAYERS)
+rng = np.random.default_rng(0)
+if case == "texture":  # one Adam training step of the paper's texture net (batch 1)
+    from nst.train.losses import gram_matrix, style_loss
+    from nst.train.models.texture import TextureNet
+    net = TextureNet()
+    opt = torch.optim.Adam(net.parameters())
+    grams = {k: gram_matrix(v) for k, v in vgg(torch.rand(1, 3, size, size)).items()}
+    for _ in range(2):
+        opt.zero_grad()
+        style_loss(vgg(net(*net.example_inputs(1, size, size, torch.Generator()).values())), grams).backward()
+        opt.step()
+elif case == "gatys":  # 3 L-BFGS iterations of Gatys et al. (history 100)
+    from nst.train.gatys import GatysConfig, gatys_stylize
+    img = rng.random((size, size, 3), dtype=np.float32)
+    gatys_stylize(img, img, GatysConfig(iterations=3, style_size=size, device="cpu"), vgg=vgg)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def memory_report(size: int) -> dict[str, object]:
+    """Peak RSS (MiB) of a texture-net training step and of Gatys L-BFGS at ``size``, minus
+    a process that only loads VGG-16 (CPU; on GPU the same comparison holds for activations)."""
+    import subprocess
+    import sys
+
+    def peak(case: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CASE, case, str(size)], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+        return int(out.strip().splitlines()[-1])
+
+    base = peak("baseline")
+    return {"size": size, "baseline_mib": base,
+            **{f"{c}_extra_mib": peak(c) - base for c in ("texture", "gatys")}}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("family", choices=["styleswap", "sr"])
-    parser.add_argument("--model", type=Path, action="append", required=True)
+    parser.add_argument("family", choices=["styleswap", "sr", "texture", "memory"])
+    parser.add_argument("--model", type=Path, action="append", default=[])
     parser.add_argument("--johnson", type=Path, default=None)
     parser.add_argument("--vgg-weights", default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
@@ -138,6 +219,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.family == "styleswap":
         results = styleswap_report(args.model[0], args.johnson, args.out)
+    elif args.family == "memory":
+        results = memory_report(256)
+    elif args.family == "texture":
+        results = texture_report(args.model[0], args.johnson, args.out)
     else:
         results = sr_report(args.model, args.out, args.vgg_weights)
     (args.out / f"{args.family}_results.json").write_text(json.dumps(results, indent=2))

@@ -56,10 +56,6 @@ def make_styles(folder: Path) -> list[Path]:
     return paths
 
 
-def trainable(model: object) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)  # type: ignore[attr-defined]
-
-
 def train_family(family: str, model: dict, styles: list[Path], out: Path, args: argparse.Namespace) -> dict:
     """Full run on styles[:2], then --add-style styles[2]; timings and trainable parameters."""
     from nst.train.config import TrainConfig
@@ -70,7 +66,8 @@ def train_family(family: str, model: dict, styles: list[Path], out: Path, args: 
     base = TrainConfig(
         family=family, content_dir=str(REPO / "data/content"), styles=tuple(str(s) for s in styles[:2]),
         model=model, steps=args.steps, batch_size=2, image_size=args.crop, style_size=256,
-        sample_every=100, checkpoint_every=args.steps, device="cpu", log_every=10, lr=args.lr,
+        sample_every=20, checkpoint_every=args.steps, device="cpu", log_every=10, lr=args.lr,
+        style_weight=args.style_weight, tv_weight=args.tv_weight,
     )  # fmt: skip
     full = train(base, out / f"{family}_full", force=True, progress=False)
     grown = add_style_config(full.checkpoint, (str(styles[2]),), replace(base, steps=args.add_steps))
@@ -80,7 +77,7 @@ def train_family(family: str, model: dict, styles: list[Path], out: Path, args: 
     counts = {}
     for name, cfg in (("full", base), ("add_style", grown)):
         task = make_task(cfg, torch.device("cpu"))
-        counts[name] = trainable(task.model)
+        counts[name] = task.trained_parameter_count()  # type: ignore[attr-defined]
     return {
         "full": {"steps": full.steps, "seconds": round(full.seconds, 1),
                  "s_per_step": full.seconds / full.steps,
@@ -98,7 +95,7 @@ def figures(onnx: dict[str, Path], styles: list[Path], docs: Path) -> None:
     from nst.runtime.stylizer import Stylizer
 
     photo = read_image(REPO / "nst/assets/sample_chelsea.jpg").rgb
-    h = 192
+    h = 128
     w = round(photo.shape[1] * h / photo.shape[0])
     photo = (
         np.asarray(Image.fromarray((photo * 255).astype(np.uint8)).resize((w, h))).astype(np.float32) / 255
@@ -132,6 +129,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--families", default="cin,stylebank")
     parser.add_argument("--base-channels", type=int, default=16)
+    parser.add_argument("--style-weight", type=float, default=2.0)  # as scripts/build_bundled_model.sh
+    parser.add_argument("--tv-weight", type=float, default=10.0)
+    parser.add_argument("--figures-only", action="store_true", help="draw from existing exports")
     args = parser.parse_args()
     from nst.export.onnx_export import export_checkpoint
 
@@ -141,22 +141,23 @@ def main() -> None:
     width = args.base_channels
     models = {"cin": {"base_channels": width, "num_residual": 3}, "stylebank": {"base_channels": width}}
     results_path = REPO / "docs/multistyle_results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    onnx = {}
-    for family in args.families.split(","):
+    for family in [] if args.figures_only else args.families.split(","):
         start = time.perf_counter()
-        results[family] = train_family(family, models[family], styles, args.out, args)
-        onnx[family] = args.out / f"{family}.onnx"
-        exported = export_checkpoint(results[family]["checkpoint"], onnx[family], force=True)
-        results[family]["export"] = {
+        entry = train_family(family, models[family], styles, args.out, args)
+        exported = export_checkpoint(entry["checkpoint"], args.out / f"{family}.onnx", force=True)
+        entry["export"] = {
             "seconds": round(exported.seconds, 1),
             "max_abs_diff": max(c.max_abs_diff for c in exported.checks),
         }
-        results[family]["total_seconds"] = round(time.perf_counter() - start, 1)
-        print(family, json.dumps(results[family], indent=1), flush=True)
-    results["config"] = {"steps": args.steps, "add_steps": args.add_steps, "crop": args.crop, "batch": 2,
-                         "lr": args.lr, "models": models}  # fmt: skip
-    results_path.write_text(json.dumps(results, indent=2) + "\n")
+        entry["total_seconds"] = round(time.perf_counter() - start, 1)
+        entry["config"] = {"steps": args.steps, "add_steps": args.add_steps, "crop": args.crop,
+                           "batch": 2, "lr": args.lr, "model": models[family],
+                           "style_weight": args.style_weight, "tv_weight": args.tv_weight}  # fmt: skip
+        print(family, json.dumps(entry, indent=1), flush=True)
+        # read-modify-write per family, so single-family runs (in parallel) share the file
+        results = json.loads(results_path.read_text()) if results_path.exists() else {}
+        results[family] = entry
+        results_path.write_text(json.dumps(results, indent=2) + "\n")
     onnx = {f: args.out / f"{f}.onnx" for f in ("cin", "stylebank")}
     if all(p.exists() for p in onnx.values()):
         figures(onnx, styles, docs)

@@ -21,6 +21,7 @@ from nst.train.models import build_model, family_entry
 from nst.train.tasks_multistyle import CinTask, StyleBankTask
 from nst.train.tasks_sr import SRTask
 from nst.train.tasks_styleswap import StyleSwapTask
+from nst.train.tasks_texture import TextureTask
 from nst.train.vgg import VGG16Features, load_vgg16
 
 
@@ -82,6 +83,7 @@ TASKS: dict[str, Callable[[TrainConfig, torch.device], Task]] = {
     "stylebank": StyleBankTask,
     "styleswap": StyleSwapTask,
     "sr": SRTask,
+    "texture": TextureTask,
 }
 
 

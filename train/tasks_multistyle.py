@@ -124,6 +124,10 @@ class MultiStyleTask:
     def _unfreeze_new(self, old_styles: int) -> None:
         raise NotImplementedError  # each family knows what a style owns
 
+    def trained_parameter_count(self) -> int:
+        """How many parameters the optimiser can change."""
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
     def set_step(self, step: int) -> None:
         """The loop tells the task which step comes next (style draws depend on it)."""
         self.step = step
@@ -173,6 +177,14 @@ class CinTask(MultiStyleTask):
                 table.requires_grad_(True)
                 table.register_hook(lambda grad, k=keep: grad * k.to(grad.device))  # (S, C) * (S, 1)
 
+    def trained_parameter_count(self) -> int:
+        """Incremental runs change only the new rows of the γ/β tables."""
+        if not self.first_new:
+            return super().trained_parameter_count()
+        return sum(
+            len(self.trained) * table.shape[1] for n in self.model.norms() for table in (n.gamma, n.beta)
+        )
+
     def losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         positions = self.draw_styles(content.shape[0])
         output = self.model(content, self.one_hot(positions))
@@ -204,7 +216,8 @@ class StyleBankTask(MultiStyleTask):
             return {"content": zero, "style": zero, "tv": zero, "identity": identity, "total": identity}
         positions = self.draw_styles(content.shape[0])
         weight_map = self.one_hot(positions)[:, :, None, None]  # (N, S, 1, 1)
-        output = self.model.stylize_map(content, weight_map)
+        drawn = sorted({self.trained[int(p)] for p in positions})  # banks of other styles would add 0
+        output = self.model.stylize_map(content, weight_map, banks=drawn)
         losses = self.perceptual(content, output, positions)
         losses["identity"] = zero
         losses["total"] = losses["content"] + losses["style"] + losses["tv"]

@@ -52,7 +52,7 @@ def test_metadata_and_accuracy(int8_model) -> None:
     result, proto, calls = int8_model
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["nst.precision"] == "int8" and props["nst.family"] == "johnson" and "nst.io" in props
-    assert result.details["method"] == "entropy" and result.details["calibration_images"] == 6
+    assert result.details["method"] == "percentile" and result.details["calibration_images"] == 6
     assert calls >= 6  # the progress callback saw every calibration image
     assert result.psnr_db > 20.0
 
@@ -90,3 +90,37 @@ def test_failed_validation_leaves_no_model(tiny_onnx: Path, calib_dir: Path, tmp
     with pytest.raises(CalibrationError, match=r"dB PSNR from FP32 \(< 500 dB\)"):
         quantize_int8(tiny_onnx, out, source, Int8Options(min_psnr=500.0))
     assert not out.exists()
+
+
+def test_sensitivity_sweep_covers_every_conv(tiny_onnx: Path, calib_dir: Path, heldout_dir: Path) -> None:
+    from nst.calibration.sensitivity import conv_sensitivity
+
+    source = ImageFolderSource(calib_dir, size=32, limit=2)
+    evaluation = ImageFolderSource(heldout_dir, size=32, limit=1)
+    all_int8, rows = conv_sensitivity(tiny_onnx, source, evaluation, CalibrationMethod.MINMAX)
+    proto = onnx.load(str(tiny_onnx))
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    assert [r.node for r in rows] == [c.name for c in convs]
+    assert [r.weight for r in rows] == [c.input[1] for c in convs]
+    assert all(r.gain_db == pytest.approx(r.psnr_db - all_int8) for r in rows)
+    assert all_int8 > 15.0
+
+
+def test_entropy_really_searches_a_threshold(tiny_onnx: Path, calib_dir: Path, tmp_path: Path) -> None:
+    """ORT's quantize_static entropy (128 bins) equals min/max; nst's 2048-bin one clips some tensors."""
+    import numpy as np
+    from onnxruntime.quantization.calibrate import load_tensors_data
+
+    from nst.calibration.int8 import calibrate_ranges
+
+    source = ImageFolderSource(calib_dir, size=32, limit=2)
+    spans = {}
+    for method in (CalibrationMethod.MINMAX, CalibrationMethod.ENTROPY):
+        cache = tmp_path / f"{method.value}.json"
+        calibrate_ranges(tiny_onnx, source, method, cache)
+        data = load_tensors_data(cache)
+        spans[method] = {k: float(np.ptp(np.ravel(data[k].range_value))) for k in data}
+    minmax, entropy = spans[CalibrationMethod.MINMAX], spans[CalibrationMethod.ENTROPY]
+    assert minmax.keys() == entropy.keys() and len(minmax) > 10
+    assert all(entropy[k] <= minmax[k] + 1e-6 for k in minmax)  # never wider than the data
+    assert sum(entropy[k] < 0.9 * minmax[k] for k in minmax) >= 1  # and clips somewhere

@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from nst.calibration.fp16 import convert_fp16
-from nst.calibration.int8 import quantize_int8
+from nst.calibration.int8 import Int8Options, quantize_int8
 from nst.calibration.report import ReportOptions, build_report, check_disjoint
-from nst.calibration.source import ImageFolderSource
+from nst.calibration.source import CalibrationMethod, ImageFolderSource, file_digest
 from nst.errors import CalibrationError, OutputExistsError
 
-OPTIONS = ReportOptions(latency_size=32, latency_runs=1, grid_rows=2)
+OPTIONS = ReportOptions(latency_size=32, latency_runs=1, grid_rows=2, grid_tile=24)
+MINMAX = Int8Options(method=CalibrationMethod.MINMAX)  # fastest; the INT8 tests cover the default
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def models(tiny_onnx: Path, calib_dir: Path, tmp_path_factory: pytest.TempPathFa
     return {
         "fp32": tiny_onnx,
         "fp16": convert_fp16(tiny_onnx, folder / "m.fp16.onnx").path,
-        "int8": quantize_int8(tiny_onnx, folder / "m.int8.onnx", source).path,
+        "int8": quantize_int8(tiny_onnx, folder / "m.int8.onnx", source, MINMAX).path,
     }
 
 
@@ -48,10 +49,13 @@ def test_report_measures_heldout_images(models, calib_dir: Path, heldout_dir: Pa
     feed = next(iter(heldout))
     assert per_image[0]["psnr_db"] == pytest.approx(psnr(run(fp32, feed), run(int8, feed)))
     assert written["quality_vs_fp32"]["fp16"]["psnr_db_min"] > 40
+    assert written["sha256"]["fp32"] == file_digest(models["fp32"])
     assert set(written["latency_ort_cpu"]) >= {"fp32", "fp16", "int8", "int8_over_fp32"}
     assert written["size_bytes"]["int8"] < written["size_bytes"]["fp32"]
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
-    assert grid.shape == (2 * 32, 4 * 32, 3)  # two rows: FP32 | FP16 | INT8 | diff x10
+    assert grid.shape == (2 * 24, 4 * 24, 3)  # two rows of 24px centre crops: FP32 | FP16 | INT8 | diff x10
+    fp32_crop = run(fp32, feed)[0, :, 4:28, 4:28].transpose(1, 2, 0)
+    np.testing.assert_allclose(grid[:24, :24] / 255.0, fp32_crop, atol=0.5 / 255 + 1e-6)
 
 
 def test_overlap_by_content_is_refused(calib_dir: Path, heldout_dir: Path, tmp_path: Path) -> None:

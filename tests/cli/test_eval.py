@@ -69,3 +69,20 @@ def test_gatys_path_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"unknown --method 'gatsy' \(did you mean 'gatys'\?\)"):
         check_method("gatsy")
     assert check_method("feedforward") == "feedforward"
+
+
+def test_stylize_method_gatys(style_image: Path, vgg_weights: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("NST_VGG_WEIGHTS", str(vgg_weights))
+    src = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (36, 44, 3), np.uint8)).save(src)
+    code, text = run("stylize", "--method", "gatys", "--style", str(style_image), str(src), "-o",
+                     str(tmp_path / "g.png"), "--iters", "1", "--no-progress")  # fmt: skip
+    assert code == 0, text
+    assert text.startswith("stylized 1 image(s) with Gatys L-BFGS (1 it)") and text.count("\n") == 1
+    assert Image.open(tmp_path / "g.png").size == (44, 36)
+    code, text = run("stylize", "--method", "gatsy", str(src), "-o", str(tmp_path / "x.png"))
+    assert code == 1 and "unknown --method 'gatsy' (did you mean 'gatys'?)" in text
+    code, text = run("stylize", "--method", "gatys", "--style", str(style_image), str(tmp_path / "m.onnx"),
+                     str(src), "-o", str(tmp_path / "x.png"))  # fmt: skip
+    assert code == 1 and "takes no model" in text

@@ -112,6 +112,8 @@ def test_add_style_trains_only_the_new_rows(tmp_path: Path, content_dir: Path, s
         else:
             assert torch.equal(after, before), name
     assert tables == 2 * len(CinNet(CinConfig(**TINY)).norms())
+    grown = CinTask(add_style_config(full.checkpoint, (str(new_style),), cfg), torch.device("cpu"))
+    assert grown.trained_parameter_count() == sum(2 * n.gamma.shape[1] for n in grown.model.norms())
 
 
 def test_add_style_errors(tmp_path: Path, style_image: Path) -> None:

@@ -59,7 +59,7 @@ def test_upscale_refuses_non_sr_models() -> None:
 
     runner = SimpleNamespace(metadata=SimpleNamespace(family="johnson"))
     with pytest.raises(ModelError, match="needs a super-resolution"):
-        check_sr_model(runner)  # type: ignore[arg-type]
+        check_sr_model(runner)
 
 
 @pytest.fixture(scope="module")

@@ -108,3 +108,35 @@ def test_exported_graph_matches_patch_loop_reference(styleswap_onnx: tuple[Path,
             runner.infer({"image": image.numpy()})
     assert got.shape == (1, 3, 21, 19)
     assert np.abs(got - expected).max() < 1e-4
+
+
+def test_style_image_feed_needs_a_styleswap_model(style_image: Path) -> None:
+    from nst.export.spec import image_tensor
+    from nst.runtime.style_image import style_image_feed
+
+    johnson_inputs = (image_tensor("image", "content"),)
+    with pytest.raises(InputError, match=r"needs a style-swap model .* not a johnson model"):
+        style_image_feed(johnson_inputs, "johnson", style_image)
+    spec = StyleSwapNet(StyleSwapConfig(base_channels=4)).export_spec()
+    feed = style_image_feed(spec.inputs, "styleswap", style_image, short_side=32)["style"]
+    assert feed.shape == (1, 3, 32, 32) and feed.dtype == np.float32
+
+
+@pytest.mark.slow
+def test_nst_stylize_with_style_image(
+    styleswap_onnx: tuple[Path, Path], style_image: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from nst.cli.main import app
+
+    photo, out = tmp_path / "photo.png", tmp_path / "out.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 45, 3), dtype=np.uint8)).save(photo)
+    args = ["stylize", str(styleswap_onnx[1]), str(photo), "-o", str(out), "--providers", "cpu"]
+    result = CliRunner().invoke(app, [*args, "--style-image", str(style_image), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (45, 37)
+    missing = CliRunner().invoke(app, [*args, "--force"])
+    assert missing.exit_code == 1
+    assert "needs input 'style'" in missing.output

@@ -14,6 +14,7 @@ from nst.train.models.johnson import JohnsonConfig, JohnsonNet
 from nst.train.models.sr import SRConfig, SRNet
 from nst.train.models.stylebank import StyleBankConfig, StyleBankNet
 from nst.train.models.styleswap import StyleSwapConfig, StyleSwapNet
+from nst.train.models.texture import TextureConfig, TextureNet
 
 FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "johnson": (JohnsonNet, JohnsonConfig),
@@ -21,6 +22,7 @@ FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "stylebank": (StyleBankNet, StyleBankConfig),
     "styleswap": (StyleSwapNet, StyleSwapConfig),
     "sr": (SRNet, SRConfig),
+    "texture": (TextureNet, TextureConfig),
 }
 
 

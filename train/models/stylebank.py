@@ -24,6 +24,7 @@ single-style output exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -91,18 +92,22 @@ class StyleBankNet(nn.Module):
         """The auto-encoder branch D(E(x)), trained with the identity loss."""
         return self.decode(self.encode(image), image.shape[-2], image.shape[-1])
 
-    def stylize_map(self, image: torch.Tensor, weight_map: torch.Tensor) -> torch.Tensor:
+    def stylize_map(
+        self, image: torch.Tensor, weight_map: torch.Tensor, banks: Sequence[int] | None = None
+    ) -> torch.Tensor:
         """Stylize with per-pixel style weights.
 
         Args:
             image: (N, 3, H, W) in [0, 1].
             weight_map: (N, S, h, w) on the feature grid, or (N, S, 1, 1) for one mix per
                 image; should sum to 1 over S.
+            banks: Only these banks run (training: the styles drawn for the batch; the others
+                have weight 0 everywhere). None runs all, as the exported graph does.
         """
         features = self.encode(image)  # (N, 4c, h, w)
         fused = torch.zeros_like(features)
-        for s, bank in enumerate(self.banks):
-            fused = fused + weight_map[:, s : s + 1] * bank(features)  # (N, 1, h, w) * (N, 4c, h, w)
+        for s in range(len(self.banks)) if banks is None else banks:
+            fused = fused + weight_map[:, s : s + 1] * self.banks[s](features)  # (N,1,h,w) * (N,4c,h,w)
         return self.decode(fused, image.shape[-2], image.shape[-1])
 
     def forward(

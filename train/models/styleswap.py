@@ -193,9 +193,7 @@ class StyleSwapNet(nn.Module):
         Validation sizes stay small: the correlation volume is (N, P, H/4, W/4) with
         P ~ Hs*Ws/16 style patches, quadratic in the image area.
         """
-        style = TensorSpec(
-            "style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]"
-        )
+        style = TensorSpec("style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]")
         return ExportSpec(
             family=self.family,
             inputs=(image_tensor("image", "content image, RGB in [0, 1]"), style),

@@ -12,7 +12,7 @@ Deliberate choices:
   with tiny CPU batches and inference agree;
 * each upsampling resizes to the *finer noise's exact size* (nearest), so noise sizes need not
   be powers of two apart and any output size works; the host makes ``noise_k`` of size
-  ceil(H / 2^k) x ceil(W / 2^k) from a seed (:func:`noise_shapes`, ``nst synth``), so the
+  ceil(H / 2^k) x ceil(W / 2^k) from a seed (:func:`nst.runtime.synth.seeded_noise`, ``nst synth``), so the
   same seed and size give the same image on every backend.
 """
 
@@ -21,15 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nst.errors import InputError
 from nst.export.spec import ExportSpec, TensorSpec, image_tensor
-
-NOISE_CHANNELS = 3
+from nst.runtime.synth import MIN_NOISE, NOISE_CHANNELS, noise_shapes
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,8 @@ class TextureConfig:
     block_channels: int = 8
 
     def __post_init__(self) -> None:
-        if not 1 <= self.scales <= 8:
-            raise InputError(f"scales must be in 1..8, got {self.scales}")
+        if not 1 <= self.scales <= 6:  # 6 scales: the coarsest noise of a 64 px export example is 2 px
+            raise InputError(f"scales must be in 1..6, got {self.scales}")
         if self.block_channels < 1:
             raise InputError(f"block_channels must be >= 1, got {self.block_channels}")
 
@@ -55,26 +53,11 @@ def conv_block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def noise_shapes(scales: int, batch: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """Shapes of ``noise_0`` (finest, H x W) .. ``noise_{K-1}`` (ceil(H / 2^(K-1)) x ...)."""
-    return [(batch, NOISE_CHANNELS, -(-height // 2**k), -(-width // 2**k)) for k in range(scales)]
-
-
-def seeded_noise(scales: int, batch: int, height: int, width: int, seed: int) -> dict[str, np.ndarray]:
-    """The host's noise inputs: uniform [0, 1) float32 from ``numpy.random.default_rng(seed)``.
-
-    Drawn finest scale first; the same (seed, size) always gives the same arrays.
-    """
-    rng = np.random.default_rng(seed)
-    shapes = noise_shapes(scales, batch, height, width)
-    return {f"noise_{k}": rng.random(shape, dtype=np.float32) for k, shape in enumerate(shapes)}
-
-
 class TextureNet(nn.Module):
     """Noise tensors (finest first) -> texture image (N, 3, H, W) in [0, 1]."""
 
     family: ClassVar[str] = "texture"
-    MIN_NOISE: ClassVar[int] = 2  # reflection padding of a 3x3 conv needs sides >= 2
+    MIN_NOISE: ClassVar[int] = MIN_NOISE  # reflection padding of a 3x3 conv needs sides >= 2
 
     def __init__(self, config: TextureConfig | None = None) -> None:
         super().__init__()
@@ -95,12 +78,11 @@ class TextureNet(nn.Module):
     def forward(
         self, noise_0: torch.Tensor, noise_1: torch.Tensor | None = None, noise_2: torch.Tensor | None = None,
         noise_3: torch.Tensor | None = None, noise_4: torch.Tensor | None = None,
-        noise_5: torch.Tensor | None = None, noise_6: torch.Tensor | None = None,
-        noise_7: torch.Tensor | None = None,
+        noise_5: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """Named arguments (not ``*noise``) so torch.export sees one graph input per scale."""
         k = self.config.scales
-        given = (noise_0, noise_1, noise_2, noise_3, noise_4, noise_5, noise_6, noise_7)
+        given = (noise_0, noise_1, noise_2, noise_3, noise_4, noise_5)
         if any(t is None for t in given[:k]):
             raise InputError(f"a {k}-scale texture net needs noise_0 .. noise_{k - 1}")
         noise: list[torch.Tensor] = [t for t in given[:k] if t is not None]
@@ -115,8 +97,11 @@ class TextureNet(nn.Module):
     def export_spec(self) -> ExportSpec:
         """``noise_0`` .. ``noise_{K-1}`` -> ``texture``; every noise axis is dynamic."""
         inputs = tuple(
-            TensorSpec(f"noise_{k}", ("batch", NOISE_CHANNELS, f"noise_{k}_height", f"noise_{k}_width"),
-                       doc=f"uniform [0, 1) noise at 1/{2**k} of the output size (ceil)")  # fmt: skip
+            TensorSpec(
+                f"noise_{k}",
+                ("batch", NOISE_CHANNELS, f"noise_{k}_height", f"noise_{k}_width"),
+                doc=f"uniform [0, 1) noise at 1/{2**k} of the output size (ceil)",
+            )
             for k in range(self.config.scales)
         )
         return ExportSpec(
