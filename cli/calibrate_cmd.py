@@ -11,12 +11,26 @@ import typer
 from nst.cli.app import app, handle_errors, human_bytes
 
 
-def _int8_only(precision: str, **given: object) -> None:
-    from nst.errors import InputError
+def _check_flags(
+    precision: str, fp16_io: bool, report: Path | None, eval_data: Path | None, trt_cache: Path | None,
+    force: bool, **int8_flags: object,
+) -> None:  # fmt: skip
+    """Refuse flag combinations that would be ignored, before any work (never rewrite them)."""
+    from nst.errors import InputError, OutputExistsError, require
 
-    used = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    if precision not in ("int8", "fp16"):
+        raise InputError(f"--precision must be int8 or fp16, got {precision!r}")
+    used = [f"--{k.replace('_', '-')}" for k, v in {**int8_flags, "trt_cache": trt_cache}.items() if v]
     if precision != "int8" and used:
         raise InputError(f"{', '.join(used)} only apply to --precision int8")
+    if fp16_io and precision != "fp16":
+        raise InputError("--fp16-io only applies to --precision fp16")
+    if (report is None) != (eval_data is None):
+        raise InputError("--report and --eval-data go together: the report measures held-out images")
+    if trt_cache is not None:
+        require("tensorrt", "trt")
+        if trt_cache.exists() and not force:
+            raise OutputExistsError(f"{trt_cache} already exists; use --force to overwrite")
 
 
 def _bar(total: int, desc: str) -> Any:
@@ -55,17 +69,11 @@ def calibrate(
 ) -> None:
     """Convert an FP32 model to FP16 or calibrated INT8 (QDQ), validated against FP32."""
     from nst.calibration.source import CalibrationMethod, ImageFolderSource
-    from nst.errors import InputError, require
+    from nst.errors import require
 
     require("onnx", "train")
-    if precision not in ("int8", "fp16"):
-        raise InputError(f"--precision must be int8 or fp16, got {precision!r}")
-    _int8_only(precision, method=method, exclude=exclude, per_tensor=per_tensor,
-               reduce_range=reduce_range, trt_cache=trt_cache)  # fmt: skip
-    if fp16_io and precision != "fp16":
-        raise InputError("--fp16-io only applies to --precision fp16")
-    if (report is None) != (eval_data is None):
-        raise InputError("--report and --eval-data go together: the report measures held-out images")
+    _check_flags(precision, fp16_io, report, eval_data, trt_cache, force, method=method, exclude=exclude,
+                 per_tensor=per_tensor, reduce_range=reduce_range)  # fmt: skip
     chosen = CalibrationMethod.parse(method or "percentile")
     source = ImageFolderSource(data, size=size, limit=limit, seed=seed)
     evaluation = ImageFolderSource(eval_data, size=eval_size) if eval_data is not None else None

@@ -148,7 +148,8 @@ def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, ob
     scales = len(tex.spec.inputs)
     tiles = [torch.from_numpy(synthesize(tex, 256, 256, seed).transpose(2, 0, 1))[None] for seed in (1, 2, 3)]
     wide = torch.from_numpy(synthesize(tex, 768, 256, 7).transpose(2, 0, 1))[None]
-    write_image(out / "texture_grid.png", image_grid([torch.cat(tiles), wide]), force=True)
+    row = torch.cat(tiles, dim=3)  # (1, 3, 256, 768): seeds 1, 2, 3 side by side
+    write_image(out / "texture_grid.png", image_grid([row, wide]), force=True)
 
     def count(path: Path) -> int:
         graph = onnx.load(str(path)).graph

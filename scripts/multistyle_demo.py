@@ -66,7 +66,7 @@ def train_family(family: str, model: dict, styles: list[Path], out: Path, args: 
     base = TrainConfig(
         family=family, content_dir=str(REPO / "data/content"), styles=tuple(str(s) for s in styles[:2]),
         model=model, steps=args.steps, batch_size=2, image_size=args.crop, style_size=256,
-        sample_every=20, checkpoint_every=args.steps, device="cpu", log_every=10, lr=args.lr,
+        sample_every=20, checkpoint_every=args.steps, device=args.device, log_every=10, lr=args.lr,
         style_weight=args.style_weight, tv_weight=args.tv_weight,
     )  # fmt: skip
     full = train(base, out / f"{family}_full", force=True, progress=False)
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--style-weight", type=float, default=2.0)  # as scripts/build_bundled_model.sh
     parser.add_argument("--tv-weight", type=float, default=10.0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
     parser.add_argument("--figures-only", action="store_true", help="draw from existing exports")
     args = parser.parse_args()
     from nst.export.onnx_export import export_checkpoint

@@ -95,3 +95,12 @@ def test_nst_upscale_cli(sr_onnx: Path, tmp_path: Path) -> None:
     again = cli.invoke(app, ["upscale", str(sr_onnx), str(source), "-o", str(target)])
     assert again.exit_code == 1
     assert "exists" in again.output
+
+
+def test_only_sr_trains_without_style_images(content_dir: Path, style_image: Path, vgg_weights: Path,
+                                             tmp_path: Path) -> None:  # fmt: skip
+    from nst.train.loop import train
+
+    config = tiny_train_config(content_dir, style_image, vgg_weights, styles=())  # johnson
+    with pytest.raises(InputError, match="at least one style image is needed"):
+        train(config, tmp_path, progress=False)
