@@ -25,8 +25,10 @@ def train(
     style_size: Annotated[int, typer.Option(help="Short side of the style image.")] = 512,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     content_weight: Annotated[float, typer.Option(help="Content loss weight.")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Style loss weight.")] = 3e5,
-    tv_weight: Annotated[float, typer.Option(help="Total-variation loss weight.")] = 1.0,
+    style_weight: Annotated[
+        float, typer.Option(help="Style loss weight (losses are relative, see train/losses.py).")
+    ] = 2.0,
+    tv_weight: Annotated[float, typer.Option(help="Total-variation loss weight.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     sample_every: Annotated[int, typer.Option(help="Write a sample grid every N steps.")] = 100,
     checkpoint_every: Annotated[int, typer.Option(help="Save a checkpoint every N steps.")] = 200,

@@ -28,8 +28,8 @@ class TrainConfig:
     style_size: int = 512
     lr: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 3e5
-    tv_weight: float = 1.0
+    style_weight: float = 2.0
+    tv_weight: float = 10.0
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
     seed: int = 0

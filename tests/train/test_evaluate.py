@@ -19,7 +19,7 @@ def test_evaluate_tiny_model_writes_report_and_reuses_gatys(
     assert [i.name for i in report.images] == ["img00.png", "img01.png"]
     assert (report.images[0].width, report.images[0].height) == (43, 32)
     assert report.objective_source == "model metadata nst.train_config"
-    assert report.objective["style_weight"] == 3e5 and report.objective["style_size"] == 48
+    assert report.objective["style_weight"] == 2.0 and report.objective["style_size"] == 48
     for image in report.images:
         scores = {s.method: s for s in image.scores}
         assert scores["gatys-2"].losses["total"] <= scores["gatys-1"].losses["total"]
