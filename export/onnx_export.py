@@ -7,9 +7,8 @@ import dataclasses
 import io
 import json
 import logging
-import os
-import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from nst.errors import ExportError, OutputExistsError
 from nst.export.metadata import ModelMetadata
 from nst.export.spec import ExportSpec
 from nst.export.validate import SizeCheck, validate_onnx
+from nst.fsutil import atomic_output
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
@@ -43,7 +43,9 @@ def _quiet() -> Iterator[None]:
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
@@ -87,15 +89,8 @@ def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # 
 def _save_model(proto: onnx.ModelProto, path: Path) -> None:  # type: ignore[name-defined] # noqa: F821
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.partial")
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        onnx.save_model(proto, str(tmp))
 
 
 def export_checkpoint(

@@ -6,8 +6,6 @@ Everything in it is tensors, numbers, strings, lists and dicts, so it loads with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import torch
 from torch import nn
 
 from nst.errors import CheckpointError
+from nst.fsutil import atomic_output
 from nst.train.models import build_model
 
 FORMAT = "nst-checkpoint/1"
@@ -23,15 +22,8 @@ _REQUIRED = ("format", "family", "model_config", "train_config", "styles", "stat
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically (temp file + rename) so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.partial")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save({"format": FORMAT, **payload}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
