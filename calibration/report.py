@@ -22,8 +22,9 @@ import numpy as np
 import nst
 from nst.calibration.artifact import cpu_session, run
 from nst.calibration.metrics import psnr, ssim
-from nst.calibration.source import ImageFolderSource, file_digest
+from nst.calibration.source import ImageFolderSource
 from nst.errors import CalibrationError, InputError, OutputExistsError
+from nst.fsutil import sha256_file
 
 #: Issue 6's targets, checked (not assumed) in every report.
 TARGETS = {"fp16_min_psnr_db": 40.0, "int8_min_psnr_db": 30.0, "int8_max_latency_ratio": 0.6}
@@ -209,7 +210,7 @@ def build_report(
     sizes = {p: Path(m).stat().st_size for p, m in models.items()}
     report: dict[str, Any] = {
         "models": {p: str(m) for p, m in models.items()}, "size_bytes": sizes,
-        "sha256": {p: file_digest(Path(m)) for p, m in models.items()},
+        "sha256": {p: sha256_file(Path(m)) for p, m in models.items()},
         "quality_vs_fp32": quality,
         "latency_ort_cpu": {"size": [opts.latency_size, opts.latency_size], "batch": 1, **latency},
         "targets": TARGETS, "meets_targets": _verdicts(quality, latency),

@@ -8,7 +8,6 @@ only; onnxruntime is imported inside :func:`ort_calibration_method`.
 from __future__ import annotations
 
 import enum
-import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from nst.errors import InputError
+from nst.fsutil import sha256_file
 from nst.io import list_images, read_image
 
 if TYPE_CHECKING:
@@ -87,15 +87,6 @@ def take(source: CalibrationSource, n: int) -> list[Feed]:
     return feeds
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes: two copies of an image under different names are one image."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def square_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     """Resize so the shorter side is ``size`` (bicubic), then centre-crop to size x size.
 
@@ -157,4 +148,4 @@ class ImageFolderSource:
 
     def digests(self) -> dict[str, Path]:
         """sha256 of every file -> the file."""
-        return {file_digest(p): p for p in self.files}
+        return {sha256_file(p): p for p in self.files}

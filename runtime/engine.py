@@ -26,6 +26,7 @@ import nst
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, require
 from nst.export.metadata import ModelMetadata
 from nst.export.spec import ExportSpec, TensorSpec
+from nst.fsutil import sha256_file
 from nst.runtime.cuda import CudaBackend, make_backend
 from nst.runtime.sidecar import (
     Platform,
@@ -34,7 +35,6 @@ from nst.runtime.sidecar import (
     Sidecar,
     check_output,
     format_shape,
-    sha256_file,
     sidecar_path,
     write_atomic,
 )

@@ -10,16 +10,14 @@ difference and the command that rebuilds the engine.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nst.config import config_from_dict, config_to_dict
 from nst.errors import EngineCompatError, InputError, ModelError, OutputError, OutputExistsError
+from nst.fsutil import atomic_output
 
 SIDECAR_FORMAT = 1
 Shape = tuple[int, ...]
@@ -191,15 +189,6 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_output(path: str | Path, *, force: bool) -> Path:
     """Check an engine output path before any (long) build.
 
@@ -224,14 +213,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     """
     target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(data)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc

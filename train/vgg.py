@@ -11,7 +11,6 @@ must start with the hash prefix in its name (torch.hub's ``check_hash`` conventi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from nst.errors import WeightsError
+from nst.fsutil import sha256_file
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 VGG16_SHA256_PREFIX = "397923af"
@@ -103,14 +103,6 @@ def _load_features(module: nn.Module, state_dict: dict[str, torch.Tensor]) -> No
         raise WeightsError(f"VGG-16 weights do not match torchvision's layout: {first}") from exc
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _hub_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG16_URL).name
 
@@ -126,7 +118,7 @@ def _download(dest: Path) -> None:
             f"cannot download VGG-16 weights from {VGG16_URL} ({exc}); offline? pass "
             f"--vgg-weights PATH or set {ENV_VAR}=PATH to a torchvision-layout VGG-16 file"
         ) from exc
-    if not _sha256(tmp).startswith(VGG16_SHA256_PREFIX):
+    if not sha256_file(tmp).startswith(VGG16_SHA256_PREFIX):
         tmp.unlink(missing_ok=True)
         raise WeightsError(f"downloaded VGG-16 weights fail the sha256 check ({VGG16_URL})")
     tmp.replace(dest)

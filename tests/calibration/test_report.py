@@ -13,8 +13,9 @@ from PIL import Image
 from nst.calibration.fp16 import convert_fp16
 from nst.calibration.int8 import Int8Options, quantize_int8
 from nst.calibration.report import ReportOptions, build_report, check_disjoint
-from nst.calibration.source import CalibrationMethod, ImageFolderSource, file_digest
+from nst.calibration.source import CalibrationMethod, ImageFolderSource
 from nst.errors import CalibrationError, OutputExistsError
+from nst.fsutil import sha256_file
 
 OPTIONS = ReportOptions(latency_size=32, latency_runs=1, grid_rows=2, grid_tile=24)
 MINMAX = Int8Options(method=CalibrationMethod.MINMAX)  # fastest; the INT8 tests cover the default
@@ -49,7 +50,7 @@ def test_report_measures_heldout_images(models, calib_dir: Path, heldout_dir: Pa
     feed = next(iter(heldout))
     assert per_image[0]["psnr_db"] == pytest.approx(psnr(run(fp32, feed), run(int8, feed)))
     assert written["quality_vs_fp32"]["fp16"]["psnr_db_min"] > 40
-    assert written["sha256"]["fp32"] == file_digest(models["fp32"])
+    assert written["sha256"]["fp32"] == sha256_file(models["fp32"])
     assert set(written["latency_ort_cpu"]) >= {"fp32", "fp16", "int8", "int8_over_fp32"}
     assert written["size_bytes"]["int8"] < written["size_bytes"]["fp32"]
     grid = np.asarray(Image.open(tmp_path / "grid.png"))

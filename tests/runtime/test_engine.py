@@ -10,6 +10,7 @@ from PIL import Image
 
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, OutputExistsError
 from nst.export.spec import ExportSpec, TensorSpec
+from nst.fsutil import sha256_file
 from nst.runtime.engine import (
     EngineConfig,
     build_command,
@@ -22,7 +23,7 @@ from nst.runtime.engine import (
     read_model,
     resolve_profiles,
 )
-from nst.runtime.sidecar import Profile, read_sidecar, sha256_file
+from nst.runtime.sidecar import Profile, read_sidecar
 from tests.runtime import fake_trt
 from tests.runtime.onnx_models import tiny_model
 
