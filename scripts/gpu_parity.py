@@ -16,12 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.calibration.metrics import psnr
 from nst.runtime.base import Runner
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images in [0, 1]."""
-    return float(10 * np.log10(1.0 / max(float(np.mean((a - b) ** 2)), 1e-12)))
 
 
 def gpu_runner(args: argparse.Namespace) -> Runner:

@@ -37,6 +37,15 @@ class UpsampleConv(nn.Sequential):
         super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(cin, cout, kernel))
 
 
+def downsampling_encoder(c: int) -> nn.Sequential:
+    """Johnson et al.'s stem: 9x9 conv, then two stride-2 3x3 convs; (N, 3, H, W) -> (N, 4c, H/4, W/4)."""
+    return nn.Sequential(
+        ConvLayer(3, c, 9),  # (N, c, H, W)
+        ConvLayer(c, 2 * c, 3, stride=2),  # (N, 2c, H/2, W/2)
+        ConvLayer(2 * c, 4 * c, 3, stride=2),  # (N, 4c, H/4, W/4)
+    )
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convs with instance norm and an identity shortcut (He et al. 2016)."""
 

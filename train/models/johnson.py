@@ -21,6 +21,7 @@ from nst.train.models.blocks import (
     ConvLayer,
     ResidualBlock,
     UpsampleConv,
+    downsampling_encoder,
     output_range,
     pad_to_multiple,
 )
@@ -52,11 +53,7 @@ class JohnsonNet(nn.Module):
         super().__init__()
         self.config = config or JohnsonConfig()
         c = self.config.base_channels
-        self.encoder = nn.Sequential(
-            ConvLayer(3, c, 9),  # (N, c, H, W)
-            ConvLayer(c, 2 * c, 3, stride=2),  # (N, 2c, H/2, W/2)
-            ConvLayer(2 * c, 4 * c, 3, stride=2),  # (N, 4c, H/4, W/4)
-        )
+        self.encoder = downsampling_encoder(c)  # (N, 4c, H/4, W/4)
         self.residuals = nn.Sequential(*[ResidualBlock(4 * c) for _ in range(self.config.num_residual)])
         self.decoder = nn.Sequential(
             UpsampleConv(4 * c, 2 * c, 3),  # (N, 2c, H/2, W/2)

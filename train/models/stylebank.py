@@ -34,7 +34,7 @@ from torch import nn
 
 from nst.errors import InputError
 from nst.export.spec import ExportSpec, TensorSpec, image_tensor
-from nst.train.models.blocks import ConvLayer, output_range, pad_to_multiple
+from nst.train.models.blocks import ConvLayer, downsampling_encoder, output_range, pad_to_multiple
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,7 @@ class StyleBankNet(nn.Module):
         super().__init__()
         self.config = config or StyleBankConfig()
         c = self.config.base_channels
-        self.encoder = nn.Sequential(
-            ConvLayer(3, c, 9),  # (N, c, H, W)
-            ConvLayer(c, 2 * c, 3, stride=2),  # (N, 2c, H/2, W/2)
-            ConvLayer(2 * c, 4 * c, 3, stride=2),  # (N, 4c, H/4, W/4)
-        )
+        self.encoder = downsampling_encoder(c)  # (N, 4c, H/4, W/4)
         self.banks = nn.ModuleList([self.new_bank() for _ in range(self.config.num_styles)])
         self.decoder = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="nearest"),
