@@ -15,7 +15,6 @@ Node selection patterns (``--exclude``), matched against every node:
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fnmatch
 import io
 import logging
@@ -28,7 +27,7 @@ from typing import Any
 
 from nst.calibration.artifact import ConversionResult, check_output, compare, load_model, save_model, stamp
 from nst.calibration.source import CalibrationMethod, CalibrationSource, ort_calibration_method, take
-from nst.errors import CalibrationError, InputError
+from nst.errors import CalibrationError, InputError, did_you_mean
 
 #: Kept in float by default, and why:
 #: - the first conv sees the raw image through a 9x9 kernel with only 3 input channels, and
@@ -99,8 +98,7 @@ def select_nodes(proto: Any, patterns: Sequence[str], *, strict: bool = True) ->
             ]  # fmt: skip
         if not hits and strict:
             names = [n.name for n in nodes] + sorted(init_names)
-            close = difflib.get_close_matches(pattern, names, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(pattern, names, n=3)
             raise InputError(f"exclude pattern {pattern!r} matches no node{hint}")
         chosen.update(dict.fromkeys(hits))
     return [n.name for n in nodes if n.name in chosen]

@@ -39,26 +39,34 @@ def stylize(
         typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
     ] = [],  # noqa: B006
     method: Annotated[
-        str, typer.Option(help="feedforward (a model) or gatys (L-BFGS on pixels, slow; --style: image).")
+        str,
+        typer.Option(
+            help="feedforward (a model), gatys (L-BFGS on pixels, slow; --style: image) or optimize "
+            "(style-swap's L-BFGS variant, slow; --style-image)."
+        ),
     ] = "feedforward",
-    iters: Annotated[int, typer.Option(help="--method gatys: L-BFGS iterations.")] = 300,
+    iters: Annotated[int, typer.Option(help="--method gatys/optimize: L-BFGS iterations.")] = 300,
     style_image: Annotated[
-        Path | None, typer.Option(help="Style-swap models: the style image (short side resized to 256).")
+        Path | None,
+        typer.Option(
+            help="Style-swap models and --method optimize: the style image (short side resized to 256)."
+        ),
     ] = None,
 ) -> None:
     """Stylize images with an exported model (the bundled default when none is given)."""
     from tqdm import tqdm
 
-    from nst.cli.gatys_path import check_method, stylize_gatys_cli
+    from nst.cli.pixel_methods import PIXEL_METHODS, check_method, stylize_pixels_cli
     from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
     from nst.runtime.style_inputs import load_masks, parse_weights
     from nst.runtime.stylizer import Stylizer, plan_outputs
 
-    if check_method(method) == "gatys":
-        typer.echo(stylize_gatys_cli(paths, output, model=model, style=style, iters=iters, force=force,
-                                     max_pixels=max_pixels, progress=progress,
-                                     model_options=style_weights is not None or bool(mask)))  # fmt: skip
+    if check_method(method) in PIXEL_METHODS:
+        summary = stylize_pixels_cli(method, paths, output, model=model, style=style, style_image=style_image,
+                                     iters=iters, force=force, max_pixels=max_pixels, progress=progress,
+                                     model_options=style_weights is not None or bool(mask))  # fmt: skip
+        typer.echo(summary)
         return
     inputs = list(paths)
     if inputs and inputs[0].suffix.lower() in MODEL_SUFFIXES:

@@ -8,10 +8,9 @@ default.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any, TypeVar
 
-from nst.errors import InputError
+from nst.errors import InputError, did_you_mean
 
 T = TypeVar("T")
 
@@ -32,8 +31,7 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in data:
         if key not in names:
-            hint = difflib.get_close_matches(key, names, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            extra = did_you_mean(key, names)
             raise InputError(f"unknown {cls.__name__} key {key!r}{extra}")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return cls(**kwargs)

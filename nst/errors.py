@@ -4,6 +4,10 @@ Every error a user can cause is an :class:`NstError`; the CLI turns it into a on
 message and exit code 1. Anything else escaping is a bug.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 
 class NstError(Exception):
     """Base class of every user-facing nst error."""
@@ -86,3 +90,14 @@ def require(module: str, extra: str) -> object:
         raise MissingDependencyError(
             f"{module} is not installed; install it with: pip install 'nst[{extra}]'"
         ) from exc
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 1) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to a mistyped ``word``, else ``""``.
+
+    Appended to an error message, e.g. ``f"unknown family {name!r}{did_you_mean(name, FAMILIES)}"``.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=n)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -7,13 +7,12 @@ raises the same :class:`~nst.errors.InputError` for the same mistake.
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
 from types import TracebackType
 
 import numpy as np
 
-from nst.errors import InputError
+from nst.errors import InputError, did_you_mean
 from nst.export.metadata import ModelMetadata
 from nst.export.spec import TensorSpec
 from nst.runtime.style_inputs import check_style_values
@@ -57,8 +56,7 @@ class Runner(ABC):
         expected = {t.name: t for t in self.spec.inputs}
         for name in feed:
             if name not in expected:
-                hint = difflib.get_close_matches(name, list(expected), n=1)
-                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                extra = did_you_mean(name, expected)
                 raise InputError(f"unknown input {name!r} (model inputs: {list(expected)}){extra}")
         missing = [n for n in expected if n not in feed]
         if missing:

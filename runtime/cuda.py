@@ -12,13 +12,12 @@ Status: written against the documented APIs; not run on a GPU here (see docs/GPU
 from __future__ import annotations
 
 import ctypes
-import difflib
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nst.errors import InputError, MissingDependencyError, ModelError
+from nst.errors import InputError, MissingDependencyError, ModelError, did_you_mean
 
 BACKENDS = ("cuda-python", "pycuda")
 
@@ -72,8 +71,7 @@ def make_backend(backend: str | CudaBackend = "cuda-python", device: int = 0) ->
         return CudaPythonBackend(device)
     if backend == "pycuda":
         return PycudaBackend(device)
-    hint = difflib.get_close_matches(backend, BACKENDS, n=1)
-    extra = f"; did you mean {hint[0]!r}?" if hint else ""
+    extra = did_you_mean(backend, BACKENDS)
     raise InputError(f"unknown CUDA backend {backend!r} (choose from {list(BACKENDS)}){extra}")
 
 

@@ -10,7 +10,6 @@ also runs on CPU, where it is tested.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nst.errors import InputError, ModelError
+from nst.errors import InputError, ModelError, did_you_mean
 
 CUDA_EP, TRT_EP, CPU_EP = "CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"
 # Documented CUDA EP options (onnxruntime.ai/docs/execution-providers/CUDA-ExecutionProvider.html).
@@ -95,8 +94,7 @@ def _check_keys(options: dict[str, Any], known: frozenset[str], what: str) -> No
         if key in TYPED:
             raise InputError(f"set {what} option {key!r} through OrtGpuOptions.{TYPED[key]}")
         if key not in known:
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            extra = did_you_mean(key, sorted(known))
             raise InputError(f"unknown {what} option {key!r}{extra}")
 
 

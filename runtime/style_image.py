@@ -33,6 +33,18 @@ def style_image_feed(
     """
     if STYLE_INPUT not in {t.name for t in inputs}:
         raise InputError(f"--style-image needs a style-swap model (input 'style'), not a {family} model")
+    return {STYLE_INPUT: load_style_image(path, short_side=short_side, max_pixels=max_pixels)}
+
+
+def load_style_image(
+    path: str | Path, *, short_side: int = DEFAULT_STYLE_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """The style image as (1, 3, Hs, Ws) float32 in [0, 1], short side resized to ``short_side``.
+
+    Raises:
+        InputError: ``short_side`` is below 16.
+        InputImageError: The style image cannot be read.
+    """
     if short_side < 16:
         raise InputError(f"style short side must be >= 16, got {short_side}")
     rgb = read_image(path, max_pixels=max_pixels).rgb  # (H, W, 3)
@@ -41,4 +53,4 @@ def style_image_feed(
     size = (max(16, round(w * scale)), max(16, round(h * scale)))
     resized = Image.fromarray((rgb * 255).round().astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
     array = np.asarray(resized, dtype=np.float32) / 255.0  # (Hs, Ws, 3)
-    return {STYLE_INPUT: np.ascontiguousarray(array.transpose(2, 0, 1)[None])}
+    return np.ascontiguousarray(array.transpose(2, 0, 1)[None])

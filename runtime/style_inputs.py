@@ -13,13 +13,12 @@ style-swap). Arrays without the spec's leading ``batch`` axis are repeated over 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from nst.errors import InputError
+from nst.errors import InputError, did_you_mean
 from nst.export.spec import TensorSpec
 
 ExtraInput = np.ndarray | Callable[[int, int, int], np.ndarray]
@@ -65,8 +64,7 @@ def style_index(style: int | str, names: Sequence[str], num_styles: int) -> int:
         return style
     if style in names:
         return list(names).index(style)
-    hint = difflib.get_close_matches(style, list(names), n=1)
-    extra = f"; did you mean {hint[0]!r}?" if hint else ""
+    extra = did_you_mean(style, names)
     raise InputError(f"unknown style {style!r} (model styles: {list(names)}){extra}")
 
 

@@ -23,6 +23,7 @@ import torch
 from nst.errors import InputError
 from nst.train.config import TrainConfig
 from nst.train.data import resize_short_side, to_tensor
+from nst.train.lbfgs import CachedObjective, lbfgs_iterations
 from nst.train.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nst.train.vgg import LAYERS, VGG16Features, load_vgg16
 
@@ -182,44 +183,6 @@ def check_rgb(image: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.float32)
 
 
-class _Objective:
-    """The L-BFGS closure, remembering the points it evaluated.
-
-    torch's LBFGS re-evaluates the current point at the start of every ``step`` call, though
-    its line search has just evaluated it; stepping one iteration at a time (for progress,
-    history and snapshots) would double the cost. The accepted point is built with the
-    same in-place add as the evaluated trial point, so it is bit-identical and found here.
-    """
-
-    def __init__(self, x: torch.Tensor, loss: PerceptualLoss, target: torch.Tensor) -> None:
-        self.x, self.loss, self.target = x, loss, target
-        self.seen: list[tuple[torch.Tensor, dict[str, float], torch.Tensor]] = []
-        self.evaluations = 0
-
-    def __call__(self) -> torch.Tensor:
-        for point, seen_losses, grad in reversed(self.seen):
-            if torch.equal(point, self.x):
-                self.x.grad = grad.clone()
-                return torch.tensor(seen_losses["total"])
-        self.x.grad = None
-        # Clamping inside the objective scores exactly the image that is returned and saved
-        # (a pixel pushed past 0 or 1 stops there); strong-Wolfe steps keep f non-increasing.
-        losses = self.loss(self.x.clamp(0.0, 1.0), self.target)
-        losses["total"].backward()
-        assert self.x.grad is not None  # backward through x always sets it
-        self.seen.append((self.x.detach().clone(), {k: float(v.detach()) for k, v in losses.items()},
-                          self.x.grad.clone()))  # fmt: skip
-        self.evaluations += 1
-        return losses["total"].detach()
-
-    def current(self) -> dict[str, float]:
-        """Losses at the current point (normally a cache hit); forget every other point."""
-        self()
-        match = [entry for entry in self.seen if torch.equal(entry[0], self.x)]
-        self.seen = match[-1:]
-        return dict(match[-1][1])
-
-
 def gatys_stylize(
     content: np.ndarray, style: np.ndarray, config: GatysConfig, *,
     snapshots: Sequence[int] = (), vgg: VGG16Features | None = None, progress: bool = False,
@@ -254,20 +217,15 @@ def gatys_stylize(
     start = time.perf_counter()
     photo = to_tensor(content).unsqueeze(0).to(device)  # (1, 3, H, W)
     x = _initial_image(photo, config).requires_grad_(True)
-    objective = _Objective(x, loss, loss.content_target(photo))
-    # One iteration per step() call; max_eval must leave the line search its 25 tries,
-    # torch's default (max_iter * 5 // 4 = 1) would leave it none.
-    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, max_eval=26, history_size=config.history_size,
-                                  line_search_fn="strong_wolfe")  # fmt: skip
+    target = loss.content_target(photo)
+    # Clamping inside the objective scores exactly the image that is returned and saved
+    # (a pixel pushed past 0 or 1 stops there); strong-Wolfe steps keep f non-increasing.
+    objective = CachedObjective(x, lambda: loss(x.clamp(0.0, 1.0), target))
     history = [objective.current()]
     kept: dict[int, GatysSnapshot] = {}
     bar = tqdm(total=config.iterations, disable=not progress, desc="gatys", unit="it")
-    for it in range(1, config.iterations + 1):
-        before = optimizer.state[x].get("n_iter", 0)
-        optimizer.step(objective)
-        if optimizer.state[x].get("n_iter", 0) == before:
-            break  # gradient below tolerance: converged, nothing more to do
-        history.append(objective.current())
+    for it, losses in enumerate(lbfgs_iterations(objective, config.iterations, config.history_size), 1):
+        history.append(losses)
         bar.update(1)
         bar.set_postfix(loss=f"{history[-1]['total']:.4g}")
         if it in wanted:

@@ -6,8 +6,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nst.cli.eval_cmd import parse_iters
-from nst.cli.gatys_path import check_method, run_gatys_stylize
 from nst.cli.main import app
+from nst.cli.pixel_methods import check_method, run_gatys_stylize
 from nst.errors import InputError, OutputExistsError
 
 cli = CliRunner()
@@ -66,7 +66,7 @@ def test_gatys_path_errors(tmp_path: Path) -> None:
         run_gatys_stylize([tmp_path], tmp_path / "o.png", None)
     with pytest.raises(InputError, match="iterations must be >= 1, got 0"):
         run_gatys_stylize([tmp_path], tmp_path / "o.png", tmp_path / "s.png", iters=0)
-    with pytest.raises(InputError, match=r"unknown --method 'gatsy' \(did you mean 'gatys'\?\)"):
+    with pytest.raises(InputError, match=r"unknown --method 'gatsy'; did you mean 'gatys'\?"):
         check_method("gatsy")
     assert check_method("feedforward") == "feedforward"
 
@@ -82,7 +82,7 @@ def test_stylize_method_gatys(style_image: Path, vgg_weights: Path, tmp_path: Pa
     assert text.startswith("stylized 1 image(s) with Gatys L-BFGS (1 it)") and text.count("\n") == 1
     assert Image.open(tmp_path / "g.png").size == (44, 36)
     code, text = run("stylize", "--method", "gatsy", str(src), "-o", str(tmp_path / "x.png"))
-    assert code == 1 and "unknown --method 'gatsy' (did you mean 'gatys'?)" in text
+    assert code == 1 and "unknown --method 'gatsy'; did you mean 'gatys'?" in text
     code, text = run("stylize", "--method", "gatys", "--style", str(style_image), str(tmp_path / "m.onnx"),
                      str(src), "-o", str(tmp_path / "x.png"))  # fmt: skip
     assert code == 1 and "takes no model" in text

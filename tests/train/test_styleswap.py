@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nst.errors import InputError
+from nst.train.losses import relative_mse
 from nst.train.models.styleswap import (
     StyleSwapConfig,
     StyleSwapNet,
@@ -60,9 +61,16 @@ def test_optimize_moves_towards_swapped_target() -> None:
     net = StyleSwapNet(StyleSwapConfig(base_channels=4)).eval()
     content = torch.rand(1, 3, 16, 20)
     style = torch.rand(1, 3, 20, 16)
-    out = styleswap_optimize(content, style, net, steps=3)
-    assert out.shape == content.shape
+    calls: list[int] = []
+    out = styleswap_optimize(
+        content, style, net, steps=3, tv_weight=0.0, on_iteration=lambda: calls.append(1)
+    )
+    assert out.shape == content.shape and len(calls) == 3
     assert not torch.allclose(out, content)
+    with torch.no_grad():
+        target = net.swap(net.encode(content), net.encode(style))
+        before, after = (float(relative_mse(net.encode(x), target)) for x in (content, out))
+    assert after < 0.9 * before
     with pytest.raises(InputError, match="both sides must be >= 16"):
         styleswap_optimize(content, style[:, :, :12], net)
     with pytest.raises(InputError, match="multiples of 4"):

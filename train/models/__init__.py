@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from torch import nn
 
 from nst.config import config_from_dict
-from nst.errors import InputError
+from nst.errors import InputError, did_you_mean
 from nst.train.models.cin import CinConfig, CinNet
 from nst.train.models.johnson import JohnsonConfig, JohnsonNet
 from nst.train.models.sr import SRConfig, SRNet
@@ -29,8 +28,7 @@ FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
 def family_entry(family: str) -> tuple[type[nn.Module], type]:
     """Return (net class, config class) of ``family`` or raise with a suggestion."""
     if family not in FAMILIES:
-        hint = difflib.get_close_matches(family, list(FAMILIES), n=1)
-        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        extra = did_you_mean(family, FAMILIES)
         raise InputError(f"unknown model family {family!r} (known: {sorted(FAMILIES)}){extra}")
     return FAMILIES[family]
 

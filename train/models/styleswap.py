@@ -20,6 +20,7 @@ towards the swapped activations with a TV prior.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -215,7 +216,7 @@ class StyleSwapNet(nn.Module):
 
 def styleswap_optimize(
     content: torch.Tensor, style: torch.Tensor, encoder: StyleSwapNet, *, steps: int = 100,
-    tv_weight: float = 1e-3, init: torch.Tensor | None = None,
+    tv_weight: float = 1e-3, init: torch.Tensor | None = None, on_iteration: Callable[[], None] | None = None,
 ) -> torch.Tensor:  # fmt: skip
     """Chen & Schmidt's optimisation variant: L-BFGS on pixels towards the swapped relu3_1.
 
@@ -229,6 +230,7 @@ def styleswap_optimize(
         steps: L-BFGS iterations.
         tv_weight: Weight of the total-variation prior.
         init: Starting image (1, 3, H, W); default the content image.
+        on_iteration: Called after each L-BFGS iteration (e.g. a progress bar's update).
 
     Returns:
         (1, 3, H, W) image in [0, 1].
@@ -236,6 +238,7 @@ def styleswap_optimize(
     Raises:
         InputError: Bad shapes or sizes, or steps < 1.
     """
+    from nst.train.lbfgs import CachedObjective, lbfgs_iterations
     from nst.train.losses import relative_mse, tv_loss
 
     for name, t in (("content", content), ("style", style)):
@@ -251,13 +254,10 @@ def styleswap_optimize(
     with torch.no_grad():
         target = encoder.swap(encoder.encode(content), encoder.encode(style))  # (1, 256, H/4, W/4)
     x = (content if init is None else init).detach().clone().clamp(0, 1).requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x], max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = relative_mse(encoder.encode(x), target) + tv_weight * tv_loss(x)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
+    objective = CachedObjective(
+        x, lambda: {"total": relative_mse(encoder.encode(x), target) + tv_weight * tv_loss(x)}
+    )
+    for _losses in lbfgs_iterations(objective, steps):
+        if on_iteration is not None:
+            on_iteration()
     return x.detach().clamp(0, 1)
