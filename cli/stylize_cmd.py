@@ -46,6 +46,9 @@ def stylize(
         ),
     ] = "feedforward",
     iters: Annotated[int, typer.Option(help="--method gatys/optimize: L-BFGS iterations.")] = 300,
+    seed: Annotated[
+        int | None, typer.Option(help="texture_style models: seed of the noise inputs (default 0).")
+    ] = None,
     style_image: Annotated[
         Path | None,
         typer.Option(
@@ -63,6 +66,8 @@ def stylize(
     from nst.runtime.stylizer import Stylizer, plan_outputs
 
     if check_method(method) in PIXEL_METHODS:
+        if seed is not None:
+            raise InputError(f"--seed applies to texture_style models, not --method {method}")
         summary = stylize_pixels_cli(method, paths, output, model=model, style=style, style_image=style_image,
                                      iters=iters, force=force, max_pixels=max_pixels, progress=progress,
                                      model_options=style_weights is not None or bool(mask))  # fmt: skip
@@ -78,7 +83,7 @@ def stylize(
     jobs = plan_outputs(inputs, output, force=force)  # every target checked before any work
     start = time.perf_counter()
     with Stylizer(model, providers=providers, batch_size=batch_size,
-                  max_pixels=max_pixels or DEFAULT_MAX_PIXELS) as stylizer:  # fmt: skip
+                  max_pixels=max_pixels or DEFAULT_MAX_PIXELS, seed=seed) as stylizer:  # fmt: skip
         weights = parse_weights(style_weights) if style_weights is not None else None
         shapes = {t.name: t.shape for t in stylizer.extra_specs}
         if mask and "style_masks" not in shapes:

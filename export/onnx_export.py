@@ -60,7 +60,7 @@ def dynamic_shapes(spec: ExportSpec) -> dict[str, dict[int, object]]:
     for tensor in spec.inputs:
         for axis in tensor.shape:
             if isinstance(axis, str) and axis not in dims:
-                low = 1 if axis == "batch" else spec.min_size
+                low = 1 if axis == "batch" else spec.axis_min.get(axis, spec.min_size)
                 dims[axis] = Dim(axis, min=low, max=1024 if axis == "batch" else 16384)
     return {t.name: {i: dims[a] for i, a in enumerate(t.shape) if isinstance(a, str)} for t in spec.inputs}
 

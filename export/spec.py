@@ -53,6 +53,7 @@ class ExportSpec:
         min_size: Smallest H and W the graph accepts.
         validation_sizes: (N, H, W) checked after every export; odd sizes on purpose.
         profile: TensorRT optimisation profile for the image input: min/opt/max (N, H, W).
+        axis_min: Smallest size of named axes other than the image's (default ``min_size``).
     """
 
     family: str
@@ -66,6 +67,7 @@ class ExportSpec:
     profile: dict[str, tuple[int, int, int]] = field(
         default_factory=lambda: {"min": (1, 16, 16), "opt": (1, 720, 1280), "max": (4, 2160, 3840)}
     )
+    axis_min: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(config_to_dict(self), sort_keys=True)

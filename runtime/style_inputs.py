@@ -23,6 +23,7 @@ from nst.export.spec import TensorSpec
 
 ExtraInput = np.ndarray | Callable[[int, int, int], np.ndarray]
 WEIGHTS, MASKS = "style_weights", "style_masks"
+NOISE_PREFIX = "noise_"
 TOLERANCE = 1e-3  # |sum - 1| accepted for weights and per-pixel masks
 UNIFORM_MASK_SIZE = 16  # uniform masks are fed at the smallest size the graph accepts
 
@@ -168,3 +169,27 @@ def load_masks(paths: Sequence[str | Path], num_styles: int) -> np.ndarray:
     if total.min() <= 0:
         raise InputError("grayscale masks leave pixels where every mask is 0 (black)")
     return stack / total
+
+
+def noise_feeds(inputs: Sequence[TensorSpec], seed: int | None) -> dict[str, ExtraInput]:
+    """Seeded noise for a texture stylization model's ``noise_k`` inputs, sized per batch.
+
+    The noise of a batch of N images of H x W is :func:`nst.runtime.synth.seeded_noise` of
+    (seed, N, H, W): the same seed and size give the same output on every backend.
+
+    Raises:
+        InputError: A seed is given but the model takes no noise.
+    """
+    names = [t.name for t in inputs if t.name.startswith(NOISE_PREFIX)]
+    if not names:
+        if seed is not None:
+            raise InputError("this model takes no noise; a seed applies to texture_style models")
+        return {}
+    from nst.runtime.synth import seeded_noise
+
+    chosen = 0 if seed is None else seed
+
+    def make(name: str) -> Callable[[int, int, int], np.ndarray]:
+        return lambda n, h, w: seeded_noise(len(names), n, h, w, chosen)[name]
+
+    return {name: make(name) for name in names}

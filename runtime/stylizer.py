@@ -40,7 +40,7 @@ from nst.io import (
 )
 from nst.runtime.base import Runner
 from nst.runtime.onnxrt import OrtRunner
-from nst.runtime.style_inputs import ExtraInput, materialise, style_feeds
+from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
 
 DEFAULT_MODEL = "default_model.onnx"
 
@@ -100,13 +100,15 @@ class Stylizer:
         masks: StyleBank: (S, Hm, Wm) per-pixel style masks at any resolution.
         inputs: Values of any other model input, by name: an array, or a function of the
             batch's (N, H, W); arrays without the leading batch axis repeat over the batch.
+        seed: Texture stylization models: the seed of their noise inputs (default 0); an
+            error for models without noise.
     """
 
     def __init__(
         self, model: str | Path | Runner | None = None, *, providers: str | Sequence[str] = "auto",
         batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS, style: int | str | None = None,
         style_weights: Sequence[float] | np.ndarray | None = None, masks: np.ndarray | None = None,
-        inputs: Mapping[str, ExtraInput] | None = None,
+        inputs: Mapping[str, ExtraInput] | None = None, seed: int | None = None,
     ) -> None:  # fmt: skip
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
@@ -119,6 +121,7 @@ class Stylizer:
         self.input_name = self.runner.spec.inputs[0].name
         self.output_name = self.runner.spec.outputs[0].name
         self.extra_specs = self.runner.spec.inputs[1:]
+        self.noise = noise_feeds(self.extra_specs, seed)  # {} unless the model takes noise
         self.extra: dict[str, ExtraInput] | None = None  # None: nothing chosen at construction
         if style is not None or style_weights is not None or masks is not None or inputs:
             self.extra = self.extra_inputs(
@@ -142,11 +145,11 @@ class Stylizer:
             raise InputError(f"unknown model input(s) {unknown} (extra inputs: {known})")
         given = style is not None or style_weights is not None or masks is not None
         if not given and "style_weights" in explicit:
-            return explicit
+            return {**self.noise, **explicit}
         chosen = style_feeds(
             self.runner.spec.inputs, names, style=style, style_weights=style_weights, masks=masks
         )
-        return {**chosen, **explicit}
+        return {**self.noise, **chosen, **explicit}
 
     def __enter__(self) -> Stylizer:
         return self

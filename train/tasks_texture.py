@@ -19,8 +19,17 @@ from nst.train.config import TrainConfig
 from nst.train.data import load_style
 from nst.train.losses import gram_matrix, style_loss, tv_loss
 from nst.train.models import build_model
-from nst.train.models.texture import TextureNet
+from nst.train.models.texture import TextureNet, TextureStylizationNet
+from nst.train.tasks_single import SingleStyleTask
 from nst.train.vgg import load_vgg16
+
+
+def scale_noise(
+    model: TextureNet, batch: int, height: int, width: int, generator: torch.Generator, device: torch.device
+) -> list[torch.Tensor]:
+    """Uniform [0, 1) noise of every scale of ``model``, finest first, on ``device``."""
+    shapes = noise_shapes(model.config.scales, batch, height, width)
+    return [torch.rand(s, generator=generator).to(device) for s in shapes]
 
 
 class TextureTask:
@@ -46,15 +55,10 @@ class TextureTask:
     def set_step(self, step: int) -> None:
         self._generator.manual_seed(self.config.seed * 1_000_003 + step)
 
-    def noise(self, batch: int, height: int, width: int, generator: torch.Generator) -> list[torch.Tensor]:
-        """Uniform [0, 1) noise of every scale, finest first, on the task's device."""
-        shapes = noise_shapes(self.model.config.scales, batch, height, width)
-        return [torch.rand(s, generator=generator).to(self.device) for s in shapes]
-
     def losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.config
         n, h, w = content.shape[0], content.shape[2], content.shape[3]
-        output = self.model(*self.noise(n, h, w, self._generator))  # (N, 3, S, S)
+        output = self.model(*scale_noise(self.model, n, h, w, self._generator, self.device))  # (N, 3, S, S)
         feats = {k: v.float() for k, v in self.vgg(output).items()}
         losses = {
             "style": cfg.style_weight * style_loss(feats, self.grams),
@@ -66,4 +70,38 @@ class TextureTask:
     def stylize(self, content: torch.Tensor) -> torch.Tensor:
         """Textures from fixed noise, one per sample slot."""
         n, h, w = content.shape[0], content.shape[2], content.shape[3]
-        return self.model(*self.noise(n, h, w, torch.Generator().manual_seed(self.config.seed)))
+        return self.model(
+            *scale_noise(self.model, n, h, w, torch.Generator().manual_seed(self.config.seed), self.device)
+        )
+
+
+class TextureStylizationTask(SingleStyleTask):
+    """Ulyanov et al.'s stylization: :class:`TextureStylizationNet` with the Johnson loss.
+
+    The noise of step ``k`` depends only on (seed, k), as in :class:`TextureTask`, so resumed
+    runs are exact; sample grids use the seed's own noise.
+    """
+
+    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        if not isinstance(self.model, TextureStylizationNet):
+            raise InputError(f"family {config.family!r} is not a texture stylization family")
+        if config.image_size < self.model.min_size:
+            raise InputError(
+                f"image_size {config.image_size} is below this net's minimum {self.model.min_size}"
+            )
+        self.net: TextureStylizationNet = self.model
+        self.device = device
+        self._generator = torch.Generator().manual_seed(config.seed)
+
+    def set_step(self, step: int) -> None:
+        self._generator.manual_seed(self.config.seed * 1_000_003 + step)
+
+    def generate(self, content: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The net on ``content`` with noise from ``generator`` (default: the step's)."""
+        n, h, w = content.shape[0], content.shape[2], content.shape[3]
+        noise = scale_noise(self.net, n, h, w, generator or self._generator, self.device)
+        return self.net(content, *noise)
+
+    def stylize(self, content: torch.Tensor) -> torch.Tensor:
+        return self.generate(content, torch.Generator().manual_seed(self.config.seed))

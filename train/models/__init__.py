@@ -13,7 +13,7 @@ from nst.train.models.johnson import JohnsonConfig, JohnsonNet
 from nst.train.models.sr import SRConfig, SRNet
 from nst.train.models.stylebank import StyleBankConfig, StyleBankNet
 from nst.train.models.styleswap import StyleSwapConfig, StyleSwapNet
-from nst.train.models.texture import TextureConfig, TextureNet
+from nst.train.models.texture import TextureConfig, TextureNet, TextureStylizationNet
 
 FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "johnson": (JohnsonNet, JohnsonConfig),
@@ -22,6 +22,7 @@ FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
     "styleswap": (StyleSwapNet, StyleSwapConfig),
     "sr": (SRNet, SRConfig),
     "texture": (TextureNet, TextureConfig),
+    "texture_style": (TextureStylizationNet, TextureConfig),
 }
 
 

@@ -28,6 +28,7 @@ from torch import nn
 from nst.errors import InputError
 from nst.export.spec import ExportSpec, TensorSpec, image_tensor
 from nst.runtime.synth import MIN_NOISE, NOISE_CHANNELS, noise_shapes
+from nst.train.models.blocks import pad_to_multiple
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,13 @@ class TextureNet(nn.Module):
     family: ClassVar[str] = "texture"
     MIN_NOISE: ClassVar[int] = MIN_NOISE  # reflection padding of a 3x3 conv needs sides >= 2
 
+    IN_CHANNELS: ClassVar[int] = NOISE_CHANNELS  # per-scale input channels
+
     def __init__(self, config: TextureConfig | None = None) -> None:
         super().__init__()
         self.config = config or TextureConfig()
         k, c = self.config.scales, self.config.block_channels
-        self.noise_blocks = nn.ModuleList([conv_block(NOISE_CHANNELS, c) for _ in range(k)])
+        self.noise_blocks = nn.ModuleList([conv_block(self.IN_CHANNELS, c) for _ in range(k)])
         # join i (coarse -> fine) sees c * (i + 1) channels from below plus c new ones
         self.up_norms = nn.ModuleList([nn.InstanceNorm2d(c * (i + 1), affine=True) for i in range(k - 1)])
         self.join_norms = nn.ModuleList([nn.InstanceNorm2d(c, affine=True) for _ in range(k - 1)])
@@ -81,14 +84,21 @@ class TextureNet(nn.Module):
         noise_5: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
         """Named arguments (not ``*noise``) so torch.export sees one graph input per scale."""
+        return self.generate(self.noise_list(noise_0, noise_1, noise_2, noise_3, noise_4, noise_5))
+
+    def noise_list(self, *given: torch.Tensor | None) -> list[torch.Tensor]:
+        """The first K of ``given``, checked present."""
         k = self.config.scales
-        given = (noise_0, noise_1, noise_2, noise_3, noise_4, noise_5)
         if any(t is None for t in given[:k]):
             raise InputError(f"a {k}-scale texture net needs noise_0 .. noise_{k - 1}")
-        noise: list[torch.Tensor] = [t for t in given[:k] if t is not None]
-        x = self.noise_blocks[k - 1](noise[k - 1])  # (N, c, H/2^(K-1), W/2^(K-1))
+        return [t for t in given[:k] if t is not None]
+
+    def generate(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """Per-scale inputs (finest first, IN_CHANNELS each) -> (N, 3, H, W) in [0, 1]."""
+        k = self.config.scales
+        x = self.noise_blocks[k - 1](inputs[k - 1])  # (N, c, H/2^(K-1), W/2^(K-1))
         for i in range(k - 1):  # coarse -> fine, a fixed unrolled chain of K-1 joins
-            fine = self.noise_blocks[k - 2 - i](noise[k - 2 - i])  # (N, c, h, w)
+            fine = self.noise_blocks[k - 2 - i](inputs[k - 2 - i])  # (N, c, h, w)
             up = F.interpolate(x, size=fine.shape[-2:], mode="nearest")  # (N, c*(i+1), h, w)
             joined = torch.cat([self.up_norms[i](up), self.join_norms[i](fine)], dim=1)  # (N, c*(i+2), h, w)
             x = self.join_blocks[i](joined)
@@ -119,3 +129,52 @@ class TextureNet(nn.Module):
             raise InputError(f"texture size {width}x{height} is below {self.min_size} px")
         shapes = noise_shapes(self.config.scales, batch, height, width)
         return {f"noise_{k}": torch.rand(s, generator=generator) for k, s in enumerate(shapes)}
+
+
+class TextureStylizationNet(TextureNet):
+    """Ulyanov et al.'s stylization generator: (image, noise_0 .. noise_{K-1}) -> stylized image.
+
+    Each scale's block sees its noise concatenated with the content image at that scale (paper
+    Sec. 3: "the content image downsampled" to each noise size). The content pyramid is built in
+    the graph by reflect-padding to even sizes and 2x2 average pooling, so level k is
+    ceil(H / 2^k) x ceil(W / 2^k), the size of ``noise_k`` (:func:`noise_shapes`); a nearest
+    resize to the noise's size (an identity when the host follows that rule) keeps the noise
+    axes independent graph dimensions. Trained with content + Gram style + TV loss like the
+    Johnson net (:class:`nst.train.tasks_texture.TextureStylizationTask`).
+    """
+
+    family: ClassVar[str] = "texture_style"
+    IN_CHANNELS: ClassVar[int] = NOISE_CHANNELS + 3
+
+    def forward(  # type: ignore[override]
+        self, image: torch.Tensor, noise_0: torch.Tensor | None = None, noise_1: torch.Tensor | None = None,
+        noise_2: torch.Tensor | None = None, noise_3: torch.Tensor | None = None,
+        noise_4: torch.Tensor | None = None, noise_5: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        noise = self.noise_list(noise_0, noise_1, noise_2, noise_3, noise_4, noise_5)
+        level, inputs = image, []
+        for k, z in enumerate(noise):
+            if k:
+                level = F.avg_pool2d(pad_to_multiple(level, 2), 2)  # (N, 3, ceil(h/2), ceil(w/2))
+            content = F.interpolate(level, size=z.shape[-2:], mode="nearest")
+            inputs.append(torch.cat([z, content], dim=1))  # (N, 6, h_k, w_k)
+        return self.generate(inputs)
+
+    def export_spec(self) -> ExportSpec:
+        """``image`` + ``noise_0`` .. ``noise_{K-1}`` -> ``stylized``; every axis is dynamic."""
+        noise = super().export_spec().inputs
+        small = {str(axis): self.MIN_NOISE for t in noise for axis in t.shape[2:]}
+        low = self.min_size
+        return ExportSpec(
+            family=self.family, inputs=(image_tensor("image", "content image, RGB in [0, 1]"), *noise),
+            pad_multiple=1, min_size=low, axis_min=small,
+            validation_sizes=((1, 97, 131), (2, 64, 80), (1, 257, 255)),
+            profile={"min": (1, low, low), "opt": (1, 720, 1280), "max": (4, 2160, 3840)},
+        )  # fmt: skip
+
+    def example_inputs(
+        self, batch: int, height: int, width: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """A content batch and noise of the matching sizes."""
+        noise = super().example_inputs(batch, height, width, generator)
+        return {"image": torch.rand(batch, 3, height, width, generator=generator), **noise}
