@@ -9,6 +9,11 @@ import typer
 
 from nst.cli.app import app, handle_errors
 
+BACKEND_HELP = (
+    "ort-cpu, torch-eager; GPU: ort-cuda, ort-cuda-fp16, ort-trt-fp16, trt (needs --engine), torch-cuda, "
+    "torch-cuda-fp16, torch-compile-cuda-fp16 (repeat)."
+)
+
 
 @app.command()
 @handle_errors
@@ -19,27 +24,44 @@ def bench(
         "512",
         "720p",
     ],
-    backend: Annotated[list[str], typer.Option("--backend", help="ort-cpu, torch-eager (repeat).")] = [  # noqa: B006
+    backend: Annotated[list[str], typer.Option("--backend", help=BACKEND_HELP)] = [  # noqa: B006
         "ort-cpu",
         "torch-eager",
     ],
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 1,
+    batch: Annotated[
+        list[int], typer.Option("--batch", help="Batch size (repeat: the report gives the best throughput).")
+    ] = [1],  # noqa: B006
+    engine: Annotated[
+        Path | None, typer.Option(help="TensorRT engine (.plan from nst build-engine) for --backend trt.")
+    ] = None,
+    device: Annotated[int, typer.Option(help="CUDA device index for GPU backends.")] = 0,
     min_runs: Annotated[int, typer.Option(help="Timed runs per case, at least.")] = 5,
     min_seconds: Annotated[float, typer.Option(help="Seconds per case, at least.")] = 2.0,
     out_dir: Annotated[Path, typer.Option(help="Where JSON and markdown go.")] = Path("benchmarks"),
-    tag: Annotated[str, typer.Option(help="Results file name (without suffix).")] = "cpu",
+    tag: Annotated[
+        str | None,
+        typer.Option(help="Results file name without suffix (default: cpu, or gpu with a GPU backend)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
 ) -> None:
     """Benchmark backends on the same net; writes JSON + markdown into benchmarks/."""
-    from nst.errors import InputError
+    from nst.errors import InputError, OutputExistsError
     from nst.runtime.bench import run_bench, speedups, write_results
+    from nst.runtime.bench_backends import GPU_BACKENDS
     from nst.runtime.stylizer import default_model_path
 
-    if batch < 1 or min_runs < 1:
-        raise InputError("--batch and --min-runs must be >= 1")
+    if min_runs < 1 or device < 0:
+        raise InputError("--min-runs must be >= 1 and --device >= 0")
+    name = tag or ("gpu" if any(b in GPU_BACKENDS for b in backend) else "cpu")
+    for suffix in (".json", ".md"):
+        target = out_dir / f"{name}{suffix}"
+        if target.exists() and not force:  # refuse before measuring
+            raise OutputExistsError(f"{target} already exists; use --force to overwrite (or --tag NAME)")
     path = model or default_model_path()
-    cases = run_bench(path, size, backend, batch=batch, min_runs=min_runs, min_seconds=min_seconds,
+    cases = run_bench(path, size, backend, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
+                      min_seconds=min_seconds,
                       progress=lambda what: typer.echo(f"  measuring {what}", err=True))  # fmt: skip
-    json_path, md_path = write_results(cases, path, out_dir, tag)
+    json_path, md_path = write_results(cases, path, out_dir, name)
     ratios = speedups(cases)
     summary = ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()) or "n/a"
     typer.echo(f"benchmarked {len(cases)} cases -> {json_path}, {md_path} (torch eager / ORT CPU: {summary})")

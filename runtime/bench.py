@@ -1,19 +1,20 @@
-"""``nst bench``: latency/throughput/peak memory of backends on the same net, written to
+"""``nst bench``: latency/throughput/memory of backends on the same net, written to
 ``benchmarks/`` as JSON and a markdown table.
 
-The torch baseline rebuilds the exported model's architecture from its metadata
-(``nst.family`` + ``nst.model_config``); its weights are random, which does not change the
-work done (same layers, same shapes). Peak memory is the process's peak RSS during a case
-(Linux: reset through ``/proc/self/clear_refs`` before each case), so it includes the runtime.
+Backends are listed in :mod:`nst.runtime.bench_backends` (ONNX Runtime CPU/CUDA/TensorRT EP,
+TensorRT engines, PyTorch eager/compile baselines). Memory: peak RSS of the process during a
+case (Linux: reset through ``/proc/self/clear_refs`` before each case), so it includes the
+runtime; for GPU cases also the device memory in use after the case above what was in use
+before the backend was set up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,15 @@ import numpy as np
 
 import nst
 from nst.errors import InputError
+from nst.runtime.bench_backends import (
+    GPU_BACKENDS,
+    BenchContext,
+    check_backends,
+    gpu_memory_used_mb,
+    gpu_name,
+    preflight,
+    prepare,
+)
 from nst.runtime.onnxrt import OrtRunner
 
 SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840)}
@@ -44,6 +54,7 @@ class BenchCase:
     images_per_s: float
     peak_rss_mb: float | None
     runs: int
+    gpu_mem_mb: float | None = None
 
 
 def parse_sizes(names: Sequence[str]) -> list[str]:
@@ -63,7 +74,8 @@ def size_of(name: str) -> tuple[int, int]:
     return SIZES.get(name) or _hxw(name)  # type: ignore[return-value]
 
 
-def machine_description() -> dict[str, str | int]:
+def machine_description(device_id: int | None = None) -> dict[str, str | int]:
+    """CPU, cores, Python, OS; plus ``gpu`` (its name) when ``device_id`` is given and a GPU answers."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -72,8 +84,13 @@ def machine_description() -> dict[str, str | int]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count() or 0, "python": platform.python_version(),
-            "system": platform.platform(terse=True)}  # fmt: skip
+    out: dict[str, str | int] = {"cpu": cpu, "cores": os.cpu_count() or 0,
+                                 "python": platform.python_version(),
+                                 "system": platform.platform(terse=True)}  # fmt: skip
+    name = gpu_name(device_id) if device_id is not None else None
+    if name:
+        out["gpu"] = name
+    return out
 
 
 def _reset_peak() -> None:
@@ -104,70 +121,67 @@ def time_fn(fn: Callable[[], object], *, warmup: int, min_runs: int, min_seconds
     return times
 
 
-def _case(
-    backend: str, precision: str, size: str, batch: int, fn: Callable[[], object], **timing: float
-) -> BenchCase:
-    _reset_peak()
-    times = time_fn(fn, warmup=int(timing["warmup"]), min_runs=int(timing["min_runs"]),
-                    min_seconds=timing["min_seconds"])  # fmt: skip
-    p50 = statistics.median(times)
-    p95 = float(np.percentile(times, 95))
-    return BenchCase(
-        backend, precision, size, batch, p50 * 1e3, p95 * 1e3, batch / p50, _peak_rss_mb(), len(times)
-    )
-
-
-def torch_eager_fn(runner: OrtRunner, image: np.ndarray) -> Callable[[], object]:
-    """A closure running the same architecture in PyTorch eager mode (no grad, fp32, CPU)."""
-    from nst.errors import require
-
-    torch = require("torch", "train")
-    from nst.train.models import build_model
-
-    cfg = json.loads(runner.metadata.extra.get("nst.model_config", "{}"))
-    net = build_model(runner.metadata.family, cfg).eval()
-    x = torch.from_numpy(image)  # type: ignore[attr-defined]
-
-    def run() -> object:
-        with torch.inference_mode():  # type: ignore[attr-defined]
-            return net(x)
-
-    return run
-
-
 def run_bench(
-    model: Path, sizes: Sequence[str], backends: Sequence[str], *, batch: int = 1,
-    min_runs: int = 5, min_seconds: float = 2.0, warmup: int = 2,
-    progress: Callable[[str], None] | None = None,
+    model: Path, sizes: Sequence[str], backends: Sequence[str], *, batches: Sequence[int] = (1,),
+    engine: Path | None = None, device_id: int = 0, min_runs: int = 5, min_seconds: float = 2.0,
+    warmup: int = 2, progress: Callable[[str], None] | None = None,
 ) -> list[BenchCase]:  # fmt: skip
-    """Measure every (backend, size). Backends: ``ort-cpu``, ``torch-eager``."""
-    known = {"ort-cpu", "torch-eager"}
-    unknown = [b for b in backends if b not in known]
-    if unknown:
-        raise InputError(f"unknown bench backend(s) {unknown}; known on this build: {sorted(known)}")
+    """Measure every (size, batch, backend); see :mod:`nst.runtime.bench_backends` for backends.
+
+    Raises:
+        InputError: Unknown backend or size, a batch < 1, ``trt`` without ``engine``.
+        MissingDependencyError: A backend cannot run on this machine (checked before any timing).
+    """
+    chosen = check_backends(list(backends), engine)
+    sizes = parse_sizes(sizes)
+    if not batches or min(batches) < 1:
+        raise InputError(f"batch sizes must be >= 1, got {list(batches)}")
+    preflight(chosen)
     timing = {"warmup": warmup, "min_runs": min_runs, "min_seconds": min_seconds}
     cases = []
     with OrtRunner(model, providers="cpu") as runner:
-        name = runner.spec.inputs[0].name
-        rng = np.random.default_rng(0)
-        for size in parse_sizes(sizes):
-            h, w = size_of(size)
-            image = rng.random((batch, 3, h, w), dtype=np.float32)
-            for backend in backends:
-                if progress:
-                    progress(f"{backend} {size}")
-                if backend == "ort-cpu":
-                    fn: Callable[[], object] = functools.partial(runner.infer, {name: image})
-                else:
-                    fn = torch_eager_fn(runner, image)
-                cases.append(_case(backend, "fp32", size, batch, fn, **timing))
+        ctx = BenchContext(model, runner, engine=engine, device_id=device_id)
+        try:
+            rng = np.random.default_rng(0)
+            for size in sizes:
+                h, w = size_of(size)
+                for batch in batches:
+                    image = rng.random((batch, 3, h, w), dtype=np.float32)
+                    feed = {runner.spec.inputs[0].name: image}
+                    for backend in chosen:
+                        if progress:
+                            progress(f"{backend} {size} batch {batch}")
+                        cases.append(_measure(backend, ctx, feed, size, batch, timing))
+        finally:
+            shutil.rmtree(ctx.workdir, ignore_errors=True)
     return cases
+
+
+def _measure(
+    backend: str, ctx: BenchContext, feed: dict[str, np.ndarray], size: str, batch: int,
+    timing: Mapping[str, float],
+) -> BenchCase:  # fmt: skip
+    gpu_before = gpu_memory_used_mb(ctx.device_id) if backend in GPU_BACKENDS else None
+    prepared = prepare(backend, ctx, feed)
+    try:
+        _reset_peak()
+        times = time_fn(prepared.run, warmup=int(timing["warmup"]), min_runs=int(timing["min_runs"]),
+                        min_seconds=timing["min_seconds"])  # fmt: skip
+        rss = _peak_rss_mb()
+        gpu_after = gpu_memory_used_mb(ctx.device_id) if gpu_before is not None else None
+    finally:
+        prepared.close()
+    p50 = statistics.median(times)
+    p95 = float(np.percentile(times, 95))
+    gpu_mb = gpu_after - gpu_before if gpu_after is not None and gpu_before is not None else None
+    return BenchCase(backend, prepared.precision, size, batch, p50 * 1e3, p95 * 1e3, batch / p50, rss,
+                     len(times), gpu_mb)  # fmt: skip
 
 
 def write_results(cases: Sequence[BenchCase], model: Path, out_dir: Path, tag: str) -> tuple[Path, Path]:
     """Write ``<tag>.json`` and ``<tag>.md`` into ``out_dir`` (a results file is replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    machine = machine_description()
+    machine = machine_description(0 if any(c.backend in GPU_BACKENDS for c in cases) else None)
     record = {
         "nst_version": nst.__version__, "model": model.name,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine,
@@ -182,30 +196,68 @@ def write_results(cases: Sequence[BenchCase], model: Path, out_dir: Path, tag: s
 def speedups(
     cases: Sequence[BenchCase], fast: str = "ort-cpu", slow: str = "torch-eager"
 ) -> dict[str, float]:
-    """p50 latency ratio slow/fast per size (> 1 means ``fast`` wins)."""
-    by = {(c.backend, c.size): c.p50_ms for c in cases}
+    """p50 latency ratio slow/fast per size at the first batch size both have (> 1: ``fast`` wins)."""
+    by: dict[tuple[str, str], float] = {}
+    for c in cases:
+        by.setdefault((c.backend, c.size), c.p50_ms / c.batch)
     return {s: by[(slow, s)] / by[(fast, s)] for (b, s) in by if b == fast and (slow, s) in by}
+
+
+def best_throughput(cases: Sequence[BenchCase]) -> dict[tuple[str, str], BenchCase]:
+    """(backend, size) -> the case with the most images/s over the batch sizes tried."""
+    best: dict[tuple[str, str], BenchCase] = {}
+    for c in cases:
+        key = (c.backend, c.size)
+        if key not in best or c.images_per_s > best[key].images_per_s:
+            best[key] = c
+    return best
+
+
+def gpu_summary(cases: Sequence[BenchCase]) -> list[str]:
+    """Lines comparing the fastest GPU backend per size with torch eager FP16 in the same run."""
+    lines = []
+    gpu = [c for c in cases if c.backend in GPU_BACKENDS and c.batch == min(x.batch for x in cases)]
+    for size in dict.fromkeys(c.size for c in gpu):
+        here = [c for c in gpu if c.size == size]
+        fastest = min(here, key=lambda c: c.p50_ms)
+        what = f"{fastest.backend} ({fastest.precision})"
+        line = f"{size}: fastest {what} {fastest.p50_ms:.2f} ms = {fastest.images_per_s:.0f} img/s"
+        eager = [c for c in here if c.backend == "torch-cuda-fp16"]
+        if eager and fastest.backend != "torch-cuda-fp16":
+            line += f", {eager[0].p50_ms / fastest.p50_ms:.2f}x faster than torch eager FP16"
+        lines.append(line)
+    return lines
 
 
 def markdown_table(cases: Sequence[BenchCase], record: Mapping[str, Any]) -> str:
     machine = record["machine"]
+    gpu = f"; GPU: {machine['gpu']}" if "gpu" in machine else ""
     lines = [
         f"# nst bench: {record['model']}",
         "",
-        f"Machine: {machine['cpu']} ({machine['cores']} cores), {machine['system']}; "
+        f"Machine: {machine['cpu']} ({machine['cores']} cores){gpu}, {machine['system']}; "
         f"nst {record['nst_version']}; {record['date']}",
         "",
-        "| backend | precision | size | batch | p50 ms | p95 ms | img/s | peak RSS MB | runs |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| backend | precision | size | batch | p50 ms | p95 ms | img/s | peak RSS MB | GPU MB | runs |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cases:
         rss = f"{c.peak_rss_mb:.0f}" if c.peak_rss_mb is not None else "n/a"
+        gpu_mb = f"{c.gpu_mem_mb:.0f}" if c.gpu_mem_mb is not None else "n/a"
         lines.append(f"| {c.backend} | {c.precision} | {c.size} | {c.batch} | {c.p50_ms:.1f} | "
-                     f"{c.p95_ms:.1f} | {c.images_per_s:.2f} | {rss} | {c.runs} |")  # fmt: skip
+                     f"{c.p95_ms:.1f} | {c.images_per_s:.2f} | {rss} | {gpu_mb} | {c.runs} |")  # fmt: skip
+    if len({c.batch for c in cases}) > 1:
+        lines += ["", "Best throughput over the batch sizes tried:", ""]
+        for (backend, size), c in best_throughput(cases).items():
+            lines.append(f"- {backend} {size}: {c.images_per_s:.1f} img/s at batch {c.batch}")
     ratios = speedups(cases)
     if ratios:
         lines += [
             "",
             "torch eager p50 / ORT CPU p50: " + ", ".join(f"{s}: {r:.2f}x" for s, r in ratios.items()),
         ]
+    summary = gpu_summary(cases)
+    if summary:
+        lines += ["", "GPU (device-resident inputs/outputs, batch 1 unless noted):", ""]
+        lines += [f"- {line}" for line in summary]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class _Slot:
     host: dict[str, np.ndarray] = field(default_factory=dict)
     seen: set[tuple[Any, ...]] = field(default_factory=set)
     graphs: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
+    last_key: tuple[Any, ...] = ()
 
 
 class TrtRunner(Runner):
@@ -118,6 +120,25 @@ class TrtRunner(Runner):
             f"{self.path.name} [{listed}]; rebuild it with nst build-engine --min/--opt/--max covering it"
         )
 
+    def device_loop(self, feed: Feed) -> Callable[[], None]:
+        """For benchmarks: stage ``feed`` on the device once; the closure re-runs the engine on
+        those buffers (replaying a CUDA graph when enabled) and waits, without host copies.
+
+        Raises:
+            InputError: The runner has more than one stream.
+        """
+        if len(self._all) != 1:
+            raise InputError(f"device_loop needs streams=1, this runner has {len(self._all)}")
+        self.infer(feed)
+        slot = self._all[0]
+        key = slot.last_key
+
+        def run() -> None:
+            self._enqueue(slot, key)
+            self.backend.synchronize(slot.stream)
+
+        return run
+
     def _infer(self, feed: Feed) -> Feed:
         if self.engine is None:
             raise ModelError(f"TrtRunner for {self.path.name} is closed")
@@ -148,7 +169,8 @@ class TrtRunner(Runner):
             self.backend.copy_htod(slot.device[name], host, slot.stream)
         for name, ptr in slot.device.items():
             ctx.set_tensor_address(name, ptr)
-        self._enqueue(slot, (index, *((n, a.shape) for n, a in sorted(arrays.items()))))
+        slot.last_key = (index, *((n, a.shape) for n, a in sorted(arrays.items())))
+        self._enqueue(slot, slot.last_key)
         outputs = {}
         for name, shape in shapes.items():
             dtype = self._io[name][1]

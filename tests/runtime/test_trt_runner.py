@@ -194,3 +194,38 @@ def test_real_tensorrt_engine_matches_onnx_runtime(tmp_path: Path, backend: str)
             out = runner.infer({"image": x})["stylized"]
     psnr = 10 * np.log10(1.0 / max(float(np.mean((out - reference) ** 2)), 1e-12))
     assert psnr >= 40.0
+
+
+class CountingCuda(fake_trt.FakeCuda):
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = {"copy": 0, "sync": 0}
+
+    def copy_htod(self, dst: int, src: np.ndarray, stream: int) -> None:
+        self.counts["copy"] += 1
+        super().copy_htod(dst, src, stream)
+
+    def copy_dtoh(self, dst: np.ndarray, src: int, stream: int) -> None:
+        self.counts["copy"] += 1
+        super().copy_dtoh(dst, src, stream)
+
+    def synchronize(self, stream: int) -> None:
+        self.counts["sync"] += 1
+
+
+def test_device_loop_reruns_on_staged_buffers_without_copies(plan: Path) -> None:
+    backend = CountingCuda()
+    with TrtRunner(plan, cuda_backend=backend, cuda_graph=True) as runner:
+        run = runner.device_loop({"image": image(1, 32, 32)})
+        fake_trt.CALLS.clear()
+        backend.counts = {"copy": 0, "sync": 0}
+        for _ in range(3):
+            run()
+        kinds = [c[0] for c in fake_trt.CALLS]
+        assert kinds == ["graph_begin", "graph_launch", "graph_launch", "graph_launch"]
+        assert backend.counts == {"copy": 0, "sync": 3}
+    with (
+        TrtRunner(plan, cuda_backend=fake_trt.FakeCuda(), streams=2) as runner,
+        pytest.raises(InputError, match="device_loop needs streams=1, this runner has 2"),
+    ):
+        runner.device_loop({"image": image(1, 32, 32)})

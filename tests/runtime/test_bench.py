@@ -1,0 +1,122 @@
+"""``nst bench``: backend registry, availability checks, device loops, reports (CPU parts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nst.errors import InputError, MissingDependencyError
+from nst.runtime.bench import (
+    BenchCase,
+    best_throughput,
+    gpu_summary,
+    markdown_table,
+    run_bench,
+    write_results,
+)
+from nst.runtime.bench_backends import check_backends, preflight, unavailable
+from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.ort_gpu import OrtGpuOptions
+
+
+@pytest.mark.parametrize(
+    ("backends", "engine", "message"),
+    [
+        (["ort-cuda-f16"], None, r"unknown bench backend 'ort-cuda-f16'; did you mean 'ort-cuda-fp16'\?"),
+        (["trt"], None, r"backend trt needs --engine MODEL\.plan"),
+        (["ort-cpu"], Path("m.plan"), "--engine is only used by --backend trt"),
+        (["ort-cpu", "ort-cpu"], None, "backend listed twice"),
+    ],
+)
+def test_backend_options_are_checked(backends: list[str], engine: Path | None, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        check_backends(backends, engine)
+
+
+def test_preflight_names_every_backend_this_machine_lacks() -> None:
+    import onnxruntime as ort
+    import torch
+
+    if "CUDAExecutionProvider" in ort.get_available_providers() or torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert unavailable("ort-cpu") is None and unavailable("torch-eager") is None
+    with pytest.raises(MissingDependencyError) as info:
+        preflight(["ort-cpu", "ort-cuda", "torch-cuda-fp16"])
+    text = str(info.value)
+    assert text.startswith("cannot run ort-cuda: this onnxruntime has no CUDAExecutionProvider")
+    assert "torch-cuda-fp16: this torch build sees no CUDA device" in text and "ort-cpu" not in text
+
+
+def test_ort_device_loop_runs_on_bound_buffers(tiny_onnx: Path) -> None:
+    x = np.random.default_rng(0).random((1, 3, 33, 41), dtype=np.float32)
+    with OrtRunner(tiny_onnx, providers="cpu", gpu=OrtGpuOptions(io_binding=True)) as runner:
+        run = runner.device_loop({"image": x})
+        run()
+        bound = runner._binder.outputs["stylized"].numpy()  # type: ignore[union-attr]
+    with OrtRunner(tiny_onnx, providers="cpu") as plain:
+        np.testing.assert_allclose(bound, plain.infer({"image": x})["stylized"], atol=1e-6)
+        with pytest.raises(InputError, match=r"device_loop needs .*io_binding=True"):
+            plain.device_loop({"image": x})
+
+
+def test_run_bench_cpu_backends_batches_and_report(tiny_onnx: Path, tmp_path: Path) -> None:
+    cases = run_bench(tiny_onnx, ["32x48"], ["ort-cpu", "torch-eager"], batches=[1, 2], min_runs=2,
+                      min_seconds=0.0, warmup=1)  # fmt: skip
+    assert [(c.backend, c.batch, c.precision) for c in cases] == [
+        ("ort-cpu", 1, "fp32"), ("torch-eager", 1, "fp32"), ("ort-cpu", 2, "fp32"), ("torch-eager", 2, "fp32")
+    ]  # fmt: skip
+    for c in cases:
+        assert c.runs >= 2 and 0 < c.p50_ms <= c.p95_ms and c.gpu_mem_mb is None
+        assert c.images_per_s == pytest.approx(c.batch / (c.p50_ms / 1e3))
+    json_path, md_path = write_results(cases, tiny_onnx, tmp_path, "t")
+    record = json.loads(json_path.read_text())
+    assert len(record["cases"]) == 4 and "gpu" not in record["machine"]
+    md = md_path.read_text()
+    assert (
+        "Best throughput over the batch sizes tried:" in md and "torch eager p50 / ORT CPU p50: 32x48:" in md
+    )
+    with pytest.raises(InputError, match=r"batch sizes must be >= 1, got \[0\]"):
+        run_bench(tiny_onnx, ["32x48"], ["ort-cpu"], batches=[0])
+
+
+def _case(backend: str, p50: float, batch: int = 1, size: str = "1080p") -> BenchCase:
+    return BenchCase(backend, "fp16", size, batch, p50, p50 * 1.1, batch / (p50 / 1e3), None, 10, 500.0)
+
+
+def test_gpu_summary_compares_the_fastest_with_torch_fp16() -> None:
+    cases = [
+        _case("torch-cuda-fp16", 6.0),
+        _case("trt", 1.5),
+        _case("ort-cuda-fp16", 2.5),
+        _case("trt", 1.0, 4),
+    ]
+    assert gpu_summary(cases) == [
+        "1080p: fastest trt (fp16) 1.50 ms = 667 img/s, 4.00x faster than torch eager FP16"
+    ]
+    assert best_throughput(cases)[("trt", "1080p")].batch == 4
+    machine = {"cpu": "x", "cores": 16, "system": "Linux", "gpu": "NVIDIA H100"}
+    record = {"model": "m.onnx", "machine": machine, "nst_version": "0", "date": "d"}
+    md = markdown_table(cases, record)
+    assert (
+        "GPU: NVIDIA H100" in md and "| trt | fp16 | 1080p | 4 | 1.0 | 1.1 | 4000.00 | n/a | 500 | 10 |" in md
+    )
+
+
+def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None:
+    from nst.cli.main import app
+
+    cli = CliRunner()
+    args = ["bench", str(tiny_onnx), "--size", "32x32", "--backend", "ort-cpu", "--min-runs", "1",
+            "--min-seconds", "0", "--out-dir", str(tmp_path)]  # fmt: skip
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cpu.json").is_file() and (tmp_path / "cpu.md").is_file()
+    result = cli.invoke(app, args)
+    assert result.exit_code == 1 and "cpu.json already exists; use --force to overwrite" in result.output
+    assert cli.invoke(app, [*args, "--force"]).exit_code == 0
+    result = cli.invoke(app, ["bench", str(tiny_onnx), "--backend", "trt", "--out-dir", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "backend trt needs --engine" in result.output
