@@ -88,33 +88,39 @@ def take(source: CalibrationSource, n: int) -> list[Feed]:
 
 
 def square_crop(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the shorter side is ``size`` (bicubic), then centre-crop to size x size.
+    """Resize so the shorter side is ``size`` (bicubic), then centre-crop to size x size."""
+    return cover_crop(rgb, size, size)
+
+
+def cover_crop(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize (bicubic, aspect kept) to cover ``height`` x ``width``, then centre-crop to it.
 
     Args:
         rgb: float32 (H, W, 3) in [0, 1].
-        size: Output side in pixels.
+        height: Output height in pixels.
+        width: Output width in pixels.
 
     Returns:
-        float32 (size, size, 3) in [0, 1].
+        float32 (height, width, 3) in [0, 1].
     """
     h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    scale = max(height / h, width / w)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
     channels = [  # per-channel float resize: no 8-bit round trip
         np.asarray(Image.fromarray(rgb[:, :, c]).resize((new_w, new_h), Image.Resampling.BICUBIC))
         for c in range(3)
     ]
     resized = np.clip(np.stack(channels, axis=2), 0.0, 1.0)  # (new_h, new_w, 3)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return np.ascontiguousarray(resized[top : top + size, left : left + size], dtype=np.float32)
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    return np.ascontiguousarray(resized[top : top + height, left : left + width], dtype=np.float32)
 
 
 class ImageFolderSource:
-    """Images of a folder (or files), resized and centre-cropped to ``size`` x ``size``.
+    """Images of a folder (or files), resized and centre-cropped to ``size`` (S or (H, W)).
 
     Args:
         paths: A folder, a file, or several of either (expanded by :func:`nst.io.list_images`).
-        size: Side of the square crops fed to the model.
+        size: Side of the square crops fed to the model, or (height, width) of the crops.
         limit: Use at most this many images (a seeded random subset); None for all.
         seed: Seed of that subset, so a calibration reproduces.
         input_name: Graph input the feeds go to.
@@ -125,10 +131,12 @@ class ImageFolderSource:
     """
 
     def __init__(
-        self, paths: str | Path | Sequence[str | Path], size: int = 256, limit: int | None = None,
+        self, paths: str | Path | Sequence[str | Path], size: int | tuple[int, int] = 256,
+        limit: int | None = None,
         seed: int = 0, input_name: str = "image",
     ) -> None:  # fmt: skip
-        if size < 1:
+        self.height, self.width = (size, size) if isinstance(size, int) else size
+        if min(self.height, self.width) < 1:
             raise InputError(f"calibration size must be >= 1, got {size}")
         if limit is not None and limit < 1:
             raise InputError(f"calibration limit must be >= 1, got {limit}")
@@ -143,8 +151,8 @@ class ImageFolderSource:
 
     def __iter__(self) -> Iterator[Feed]:
         for path in self.files:
-            crop = square_crop(read_image(path).rgb, self.size)  # (S, S, 3)
-            yield {self.input_name: crop.transpose(2, 0, 1)[None].copy()}  # (1, 3, S, S)
+            crop = cover_crop(read_image(path).rgb, self.height, self.width)  # (H, W, 3)
+            yield {self.input_name: crop.transpose(2, 0, 1)[None].copy()}  # (1, 3, H, W)
 
     def digests(self) -> dict[str, Path]:
         """sha256 of every file -> the file."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,12 +95,12 @@ class CalibratorCore:
     """What the TensorRT calibrator does, without TensorRT: next batch to device, cache I/O.
 
     Args:
-        batches: Fixed-size host batches.
+        batches: Fixed-size host batches (empty: calibrate from the cache alone).
         cache: Calibration cache path (read if present, written after calibrating), or None.
         device: Device memory backend.
     """
 
-    def __init__(self, batches: FixedBatches, cache: Path | None, device: DeviceMemory) -> None:
+    def __init__(self, batches: Iterable[np.ndarray], cache: Path | None, device: DeviceMemory) -> None:
         self.batches, self.cache, self.device = batches, cache, device
         self._it: Iterator[np.ndarray] = iter(batches)
         self._ptr: int | None = None
@@ -115,7 +115,7 @@ class CalibratorCore:
         if self._ptr is None or batch.nbytes != self._nbytes:
             self.close()
             self._ptr, self._nbytes = self.device.malloc(batch.nbytes), batch.nbytes
-        self.device.copy_htod(self._ptr, batch, 0)
+        self.device.copy_htod(self._ptr, batch.reshape(-1).view(np.uint8), 0)  # bytes, as CudaBackend takes
         self.device.synchronize(0)
         self.served += 1
         return [self._ptr]
@@ -134,14 +134,19 @@ class CalibratorCore:
 
 
 def make_entropy_calibrator(
-    source: CalibrationSource, cache: Path | None, batch_size: int = 8, device: DeviceMemory | None = None,
+    source: CalibrationSource | None, cache: Path | None, batch_size: int = 8,
+    device: DeviceMemory | None = None,
 ) -> Any:  # fmt: skip
-    """A ``tensorrt.IInt8EntropyCalibrator2`` fed from ``source``.
+    """A ``tensorrt.IInt8EntropyCalibrator2`` fed from ``source``; the one nst calibrator.
+
+    ``nst calibrate --trt-cache`` (:func:`write_trt_cache`) and ``nst build-engine --int8
+    --calib-data/--calib-cache`` (:mod:`nst.runtime.trt_build`) both use it. ``release()``
+    frees its device buffer.
 
     Args:
-        source: Calibration feeds, all the same shape.
+        source: Calibration feeds, all the same shape; None to build from ``cache`` alone.
         cache: Calibration cache file: reused when present, written after calibrating.
-        batch_size: Images per calibration batch.
+        batch_size: Images per calibration batch (TensorRT's calibration profile's N).
         device: Device memory; default ``nst.runtime.cuda.make_backend()``.
 
     Raises:
@@ -152,7 +157,8 @@ def make_entropy_calibrator(
         from nst.runtime.cuda import make_backend
 
         device = make_backend()
-    core = CalibratorCore(FixedBatches(source, batch_size), cache, device)
+    batches: Iterable[np.ndarray] = () if source is None else FixedBatches(source, batch_size)
+    core = CalibratorCore(batches, cache, device)
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
@@ -170,6 +176,9 @@ def make_entropy_calibrator(
 
         def write_calibration_cache(self, cache_data: Any) -> None:
             core.write(bytes(cache_data))
+
+        def release(self) -> None:
+            core.close()
 
     return EntropyCalibrator()
 

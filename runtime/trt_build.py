@@ -8,16 +8,11 @@ documented TensorRT 10 Python API; unverified on hardware here (docs/GPU.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from nst.errors import EngineBuildError, InputError, ModelError
-from nst.io import list_images, read_image
 from nst.runtime.cuda import CudaBackend, make_backend
 from nst.runtime.engine import (
     FP32_LAYER_TYPES,
@@ -28,7 +23,7 @@ from nst.runtime.engine import (
     Progress,
     input_shapes,
 )
-from nst.runtime.sidecar import Profile, Shape, write_atomic
+from nst.runtime.sidecar import Profile, write_atomic
 
 
 def make_logger(trt: Any) -> Any:
@@ -206,81 +201,26 @@ def make_progress_monitor(trt: Any, progress: Progress) -> Any:
     return Monitor()
 
 
-def calibration_batches(folder: Path, shape: Shape, limit: int) -> Iterator[np.ndarray]:
-    """Full (N, 3, H, W) float32 batches of images from ``folder``, resized to ``shape``.
+def make_calibrator(trt: Any, config: EngineConfig, profile: Profile, backend: CudaBackend) -> Any:
+    """The entropy calibrator over ``config.calib_data`` at the profile's opt shape, with cache.
+
+    Images are resized to cover the opt H x W and centre-cropped (aspect kept); with only
+    ``calib_cache`` TensorRT reads the cache and asks for no batch.
 
     Raises:
-        InputError: Fewer images than one batch.
+        InputError: Fewer images than one batch of the profile's opt N.
     """
-    files = list_images([folder])[:limit]
-    n, _, h, w = shape
-    if len(files) < n:
-        raise InputError(f"calibration needs at least {n} images (one batch), {folder} has {len(files)}")
-    for i in range(0, len(files) - n + 1, n):
-        images = [_resized(read_image(f).rgb, h, w) for f in files[i : i + n]]  # n x (H, W, 3)
-        yield np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))  # (N, 3, H, W)
+    del trt  # the calibrator imports tensorrt itself (lazily, like everything else here)
+    from nst.calibration.source import ImageFolderSource
+    from nst.calibration.trt_calibrator import make_entropy_calibrator
 
-
-def _resized(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    image = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8)).resize(
-        (width, height), Image.Resampling.BICUBIC
-    )
-    return np.asarray(image, dtype=np.float32) / 255.0
-
-
-def make_calibrator(trt: Any, config: EngineConfig, profile: Profile, backend: CudaBackend) -> Any:
-    """An ``IInt8EntropyCalibrator2`` over ``config.calib_data`` at the profile's opt shape, with cache."""
     cache = Path(config.calib_cache) if config.calib_cache is not None else None
-    batches: Iterator[np.ndarray] = (
-        calibration_batches(Path(config.calib_data), profile.opt, config.calib_images)
-        if config.calib_data is not None else iter(())
-    )  # fmt: skip
-    return _calibrator_class(trt)(batches, profile.opt[0], cache, backend)
-
-
-def _calibrator_class(trt: Any) -> Callable[..., Any]:
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self, batches: Iterator[np.ndarray], batch_size: int, cache: Path | None,
-                     backend: CudaBackend) -> None:  # fmt: skip
-            trt.IInt8EntropyCalibrator2.__init__(self)
-            self.batches, self.batch_size, self.cache, self.backend = batches, batch_size, cache, backend
-            self.device: int | None = None
-            self.host: np.ndarray | None = None
-            self.stream = 0
-            self.count = 0
-
-        def get_batch_size(self) -> int:
-            return self.batch_size
-
-        def get_batch(self, names: list[str]) -> list[int] | None:
-            batch = next(self.batches, None)
-            if batch is None:
-                return None  # tells TensorRT calibration is over
-            if self.device is None:
-                self.device, self.host = (
-                    self.backend.malloc(batch.nbytes),
-                    self.backend.host_buffer(batch.nbytes),
-                )
-                self.stream = self.backend.stream_create()
-            assert self.host is not None  # set together with device above
-            self.host[:] = batch.reshape(-1).view(np.uint8)
-            self.backend.copy_htod(self.device, self.host, self.stream)
-            self.backend.synchronize(self.stream)
-            self.count += 1
-            return [self.device]
-
-        def read_calibration_cache(self) -> bytes | None:
-            return self.cache.read_bytes() if self.cache is not None and self.cache.is_file() else None
-
-        def write_calibration_cache(self, data: Any) -> None:
-            if self.cache is not None:
-                write_atomic(self.cache, bytes(data))
-
-        def release(self) -> None:
-            if self.device is not None and self.host is not None:
-                self.backend.free(self.device)
-                self.backend.free_host(self.host)
-                self.backend.stream_destroy(self.stream)
-                self.device = self.host = None
-
-    return EntropyCalibrator
+    n, _, h, w = profile.opt
+    source = None
+    if config.calib_data is not None:
+        source = ImageFolderSource(config.calib_data, size=(h, w), limit=config.calib_images)
+        if len(source) < n:
+            raise InputError(
+                f"calibration needs at least {n} images (one batch), {config.calib_data} has {len(source)}"
+            )
+    return make_entropy_calibrator(source, cache, n, backend)

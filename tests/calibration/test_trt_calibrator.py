@@ -94,3 +94,20 @@ def test_core_writes_and_reads_its_cache(calib_dir: Path, tmp_path: Path) -> Non
 def test_without_tensorrt_the_adapter_names_the_extra(calib_dir: Path) -> None:
     with pytest.raises(MissingDependencyError, match=r"pip install 'nst\[trt\]'"):
         make_entropy_calibrator(ImageFolderSource(calib_dir, size=16), None, 2, FakeDevice())
+
+
+def test_cache_only_core_serves_no_batch(tmp_path: Path) -> None:
+    cache = tmp_path / "calib.cache"
+    write_cache(cache, b"table")
+    core = CalibratorCore((), cache, FakeDevice())
+    assert core.next_pointers() is None and core.read() == b"table" and core.served == 0
+
+
+def test_source_crops_to_a_non_square_shape_keeping_aspect(calib_dir: Path) -> None:
+    from nst.calibration.source import cover_crop
+
+    feeds = list(ImageFolderSource(calib_dir, size=(16, 40), limit=2))
+    assert [f["image"].shape for f in feeds] == [(1, 3, 16, 40)] * 2
+    ramp = np.repeat(np.linspace(0, 1, 100, dtype=np.float32)[None, :, None], 50, axis=0).repeat(3, axis=2)
+    crop = cover_crop(ramp, 20, 20)  # 50x100 -> 20x40, centre 20 columns: the ramp's middle, not stretched
+    assert crop.shape == (20, 20, 3) and 0.2 < crop[0, 0, 0] < 0.3 and 0.7 < crop[0, -1, 0] < 0.8
