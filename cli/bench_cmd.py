@@ -46,12 +46,14 @@ def bench(
 ) -> None:
     """Benchmark backends on the same net; writes JSON + markdown into benchmarks/."""
     from nst.errors import InputError, OutputExistsError
-    from nst.runtime.bench import run_bench, speedups, write_results
-    from nst.runtime.bench_backends import GPU_BACKENDS
+    from nst.runtime.bench import parse_sizes, run_bench, speedups, write_results
+    from nst.runtime.bench_backends import GPU_BACKENDS, check_backends
     from nst.runtime.stylizer import default_model_path
 
     if min_runs < 1 or device < 0:
         raise InputError("--min-runs must be >= 1 and --device >= 0")
+    parse_sizes(size)
+    check_backends(list(backend), engine)  # option errors first, then existing results
     name = tag or ("gpu" if any(b in GPU_BACKENDS for b in backend) else "cpu")
     for suffix in (".json", ".md"):
         target = out_dir / f"{name}{suffix}"

@@ -14,31 +14,39 @@ from nst.cli.app import app, handle_errors
 @app.command()
 @handle_errors
 def info(
-    model: Annotated[Path | None, typer.Argument(help="ONNX model (default: the bundled one).")] = None,
+    model: Annotated[
+        Path | None, typer.Argument(help="ONNX model or TensorRT engine (.plan); default: the bundled model.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a model's inputs, outputs, dynamic axes and metadata."""
+    """Show a model's inputs, outputs, dynamic axes and metadata (an engine's from its sidecar)."""
     from nst.runtime.onnxrt import OrtRunner
+    from nst.runtime.open_model import describe_engine, is_engine
     from nst.runtime.stylizer import default_model_path
 
     path = model or default_model_path()
-    with OrtRunner(path, providers="cpu") as runner:
-        meta, spec = runner.metadata, runner.spec
-        data = {
-            "model": str(path),
-            "inputs": [
-                {"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "range": t.range, "doc": t.doc}
-                for t in spec.inputs
-            ],
-            "outputs": [
-                {"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "range": t.range}
-                for t in spec.outputs
-            ],
-            "min_size": spec.min_size,
-            "pad_multiple": spec.pad_multiple,
-            "opset": spec.opset,
-            **meta.describe(),
-        }
+    engine: dict[str, object] = {}
+    if is_engine(path):
+        meta, engine = describe_engine(path)
+    else:
+        with OrtRunner(path, providers="cpu") as runner:
+            meta = runner.metadata
+    spec = meta.spec
+    data = {
+        "model": str(path),
+        "inputs": [
+            {"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "range": t.range, "doc": t.doc}
+            for t in spec.inputs
+        ],
+        "outputs": [
+            {"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "range": t.range} for t in spec.outputs
+        ],
+        "min_size": spec.min_size,
+        "pad_multiple": spec.pad_multiple,
+        "opset": spec.opset,
+        **meta.describe(),
+        **({"engine": engine} if engine else {}),
+    }
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -50,3 +58,5 @@ def info(
     for key in ("nst.model_config", "nst.train_config", "nst.train_step"):
         if key in data:
             typer.echo(f"{key.removeprefix('nst.'):>13}: {json.dumps(data[key])}")
+    for key, value in engine.items():
+        typer.echo(f"{key:>13}: {value}")

@@ -208,7 +208,7 @@ def stylize_pixels_cli(
 
     Args:
         method: ``gatys`` or ``optimize``.
-        paths: The command's positional paths (a leading ``.onnx`` is refused: no model is used).
+        paths: The command's positional paths (a model file is refused: no model is used).
         output: Output file or folder.
         model: ``--model`` (refused).
         style: ``--style``: the style image for ``gatys`` (refused for ``optimize``).
@@ -227,8 +227,10 @@ def stylize_pixels_cli(
 
     if method not in PIXEL_METHODS:
         raise InputError(f"not a pixel method: {method!r} (choose from {', '.join(PIXEL_METHODS)})")
-    if model is not None or any(Path(p).suffix.lower() == ".onnx" for p in paths):
-        raise InputError(f"--method {method} optimises pixels and takes no model; drop the .onnx/--model")
+    from nst.runtime.open_model import MODEL_SUFFIXES
+
+    if model is not None or any(Path(p).suffix.lower() in MODEL_SUFFIXES for p in paths):
+        raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")
     if model_options:
         raise InputError(f"--style-weights and --mask apply to multi-style models, not --method {method}")
     if not paths:

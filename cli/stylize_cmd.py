@@ -10,13 +10,11 @@ import typer
 
 from nst.cli.app import app, handle_errors
 
-MODEL_SUFFIXES = (".onnx",)
-
 
 @app.command()
 @handle_errors
 def stylize(
-    paths: Annotated[list[Path], typer.Argument(help="[MODEL.onnx] INPUT... (files or folders).")],
+    paths: Annotated[list[Path], typer.Argument(help="[MODEL.onnx|MODEL.plan] INPUT... (files or folders).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model (default: the bundled one).")
@@ -62,6 +60,7 @@ def stylize(
     from nst.cli.pixel_methods import PIXEL_METHODS, check_method, stylize_pixels_cli
     from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
+    from nst.runtime.open_model import MODEL_SUFFIXES
     from nst.runtime.style_inputs import load_masks, parse_weights
     from nst.runtime.stylizer import Stylizer, plan_outputs
 

@@ -39,7 +39,7 @@ from nst.io import (
     write_image,
 )
 from nst.runtime.base import Runner
-from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.open_model import open_runner
 from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
 
 DEFAULT_MODEL = "default_model.onnx"
@@ -115,7 +115,7 @@ class Stylizer:
         if isinstance(model, Runner):
             self.runner = model
         else:
-            self.runner = OrtRunner(model or default_model_path(), providers=providers)
+            self.runner = open_runner(model or default_model_path(), providers=providers)
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.input_name = self.runner.spec.inputs[0].name

@@ -71,7 +71,7 @@ def test_stylize_with_bundled_model_single_file(tmp_path: Path) -> None:
         (["stylize", "{tmp}/missing.onnx", "{tmp}/tiny.png", "-o", "{tmp}/o.png"], "model file not found"),
         (["export", "{tmp}/none.pt", "-o", "{tmp}/o.onnx"], "checkpoint not found"),
         (["info", "{tmp}/bad.jpg"], "cannot load model"),
-        (["bench", "--size", "huge"], "unknown bench size"),
+        (["bench", "--size", "huge", "--out-dir", "{tmp}"], "unknown bench size"),
         (
             ["train", "--style", "{tmp}/tiny.png", "--content", "{tmp}", "-o", "{tmp}/r", "--model", "x"],
             "KEY=VALUE",

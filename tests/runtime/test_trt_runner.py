@@ -229,3 +229,42 @@ def test_device_loop_reruns_on_staged_buffers_without_copies(plan: Path) -> None
         pytest.raises(InputError, match="device_loop needs streams=1, this runner has 2"),
     ):
         runner.device_loop({"image": image(1, 32, 32)})
+
+
+def test_info_reads_an_engine_from_its_sidecar(plan: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nst.cli.main import app
+
+    result = CliRunner().invoke(app, ["info", str(plan), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["family"] == "johnson" and data["inputs"][0]["name"] == "image"
+    engine = data["engine"]
+    assert engine["precisions"] == ["fp32", "fp16"] and engine["gpu"] == "NVIDIA H100 80GB HBM3"
+    assert engine["profiles"][0] == "min 1x3x16x16, opt 1x3x32x32, max 2x3x64x64"
+    text = CliRunner().invoke(app, ["info", str(plan)]).output
+    assert "     tensorrt: " in text and "  built_by: nst build-engine" in text
+
+
+def test_stylize_opens_engines_with_the_trt_runner(plan: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nst.runtime import trt as trt_module
+    from nst.runtime.open_model import open_runner
+    from nst.runtime.stylizer import Stylizer
+
+    with pytest.raises(
+        InputError, match=r"--providers applies to ONNX models; model\.plan is a TensorRT engine"
+    ):
+        open_runner(plan, providers="cpu")
+    opened: list[Path] = []
+    real = trt_module.TrtRunner
+
+    def fake_runner(path: Path, **kwargs: object) -> TrtRunner:
+        opened.append(Path(path))
+        return real(path, cuda_backend=fake_trt.FakeCuda())
+
+    monkeypatch.setattr(trt_module, "TrtRunner", fake_runner)
+    with Stylizer(plan) as stylizer:
+        x = np.random.default_rng(0).random((20, 24, 3), dtype=np.float32)
+        np.testing.assert_allclose(stylizer.stylize_array(x), 1 - x, atol=1e-6)
+    assert opened == [plan]
