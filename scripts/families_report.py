@@ -7,6 +7,8 @@ Runs exported ONNX models with ONNX Runtime on the held-out photos (data/heldout
         --johnson /tmp/runs/johnson.onnx --out docs/images
     python scripts/families_report.py sr --model /tmp/runs/sr4.onnx --out docs/images
     python scripts/families_report.py texture --model /tmp/runs/tx.onnx --johnson /tmp/runs/johnson.onnx
+    python scripts/families_report.py texture_style --model /tmp/runs/txs.onnx \
+        --johnson nst/assets/default_model.onnx
 """
 
 from __future__ import annotations
@@ -84,10 +86,6 @@ def styleswap_report(model: Path, johnson: Path | None, out: Path) -> dict[str, 
     return results
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
-
-
 def sr_report(models: list[Path], out: Path, vgg_weights: str | None) -> dict[str, object]:
     from skimage.metrics import structural_similarity
 
@@ -109,11 +107,13 @@ def sr_report(models: list[Path], out: Path, vgg_weights: str | None) -> dict[st
             bicubic = F.interpolate(low, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
             net = torch.from_numpy(runner.infer({"image": low.numpy()})["upscaled"])
             row = {"image": path.name}
+            from nst.calibration.metrics import psnr
+
             for name, img in (("bicubic", bicubic), ("net", net)):
                 a, b = img[0].permute(1, 2, 0).numpy(), hr[0].permute(1, 2, 0).numpy()
                 with torch.no_grad():
                     feat = float(relative_mse(vgg(img)["relu2_2"], vgg(hr)["relu2_2"]))
-                row[name] = {"psnr": _psnr(a, b), "ssim": float(structural_similarity(a, b, channel_axis=2,
+                row[name] = {"psnr": psnr(a, b), "ssim": float(structural_similarity(a, b, channel_axis=2,
                              data_range=1.0)), "feature_relu2_2": feat}  # fmt: skip
             per_image.append(row)
             nearest = F.interpolate(low, scale_factor=scale, mode="nearest")
@@ -168,6 +168,39 @@ def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, ob
     return results
 
 
+def texture_style_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
+    """Grid: held-out photo | texture_style seeds 0 and 1 | Johnson; size and speed at 256^2."""
+    import onnx
+
+    from nst.runtime.stylizer import Stylizer
+
+    photos = [_load(p, 256)[:256, :256] for p in sorted(HELDOUT.glob("*.png"))]
+    columns = [[to_tensor(p)[None] for p in photos]]
+    for seed in (0, 1):
+        with Stylizer(model, providers="cpu", seed=seed) as st:
+            columns.append([to_tensor(st.stylize_array(p))[None] for p in photos])
+    if johnson is not None:
+        with Stylizer(johnson, providers="cpu") as st:
+            columns.append([to_tensor(st.stylize_array(p))[None] for p in photos])
+    rows = [torch.cat([col[i] for col in columns]) for i in range(len(photos))]  # one row per photo
+    write_image(out / "texture_style_grid.png", image_grid(rows), force=True)
+
+    def count(path: Path) -> int:
+        return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
+
+    image = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
+    with Stylizer(model, providers="cpu") as st:
+        results: dict[str, object] = {
+            "texture_style_onnx_initializer_values": count(model),
+            "texture_style_ms_256": _median_ms(lambda: st.stylize_batch(image)),
+        }
+    if johnson is not None:
+        with Stylizer(johnson, providers="cpu") as st:
+            results["johnson_onnx_initializer_values"] = count(johnson)
+            results["johnson_ms_256"] = _median_ms(lambda: st.stylize_batch(image))
+    return results
+
+
 _MEMORY_CASE = """
 import resource, sys, numpy as np, torch
 from nst.train.vgg import load_vgg16
@@ -211,7 +244,7 @@ def memory_report(size: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("family", choices=["styleswap", "sr", "texture", "memory"])
+    parser.add_argument("family", choices=["styleswap", "sr", "texture", "texture_style", "memory"])
     parser.add_argument("--model", type=Path, action="append", default=[])
     parser.add_argument("--johnson", type=Path, default=None)
     parser.add_argument("--vgg-weights", default=None)
@@ -224,6 +257,8 @@ def main() -> None:
         results = memory_report(256)
     elif args.family == "texture":
         results = texture_report(args.model[0], args.johnson, args.out)
+    elif args.family == "texture_style":
+        results = texture_style_report(args.model[0], args.johnson, args.out)
     else:
         results = sr_report(args.model, args.out, args.vgg_weights)
     (args.out / f"{args.family}_results.json").write_text(json.dumps(results, indent=2))
