@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,6 +91,20 @@ def tiny_train_config(content: Path, style: Path, vgg: Path, **overrides: object
     )  # fmt: skip
     values.update(overrides)
     return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def train_and_export(tmp_path_factory: pytest.TempPathFactory, name: str, config: Any) -> tuple[Any, Any]:
+    """Train ``config`` in a fresh run folder and export ``<name>.onnx`` there (validated).
+
+    Returns:
+        (TrainResult, ExportResult); the ONNX file is ``ExportResult.path``.
+    """
+    from nst.export.onnx_export import export_checkpoint
+    from nst.train.loop import train
+
+    run = tmp_path_factory.mktemp(name)
+    result = train(config, run, progress=False)
+    return result, export_checkpoint(result.checkpoint, run / f"{name}.onnx")
 
 
 @pytest.fixture(scope="session")

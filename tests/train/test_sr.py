@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from nst.errors import InputError, ModelError
 from nst.train.models.sr import SRConfig, SRNet, degrade, gaussian_blur
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, train_and_export
 
 
 def test_config_rejects_unsupported_scale() -> None:
@@ -65,20 +65,14 @@ def test_upscale_refuses_non_sr_models() -> None:
 @pytest.fixture(scope="module")
 def sr_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, style_image: Path,
             vgg_weights: Path) -> Path:  # fmt: skip
-    from nst.export.onnx_export import export_checkpoint
-    from nst.train.loop import train
-
     config = tiny_train_config(
         content_dir, style_image, vgg_weights, family="sr", styles=(),
         model={"scale": 4, "channels": 4, "num_residual": 1}, steps=2, tv_weight=0.01,
     )  # fmt: skip
-    run = tmp_path_factory.mktemp("sr")
-    result = train(config, run, progress=False)
+    result, exported = train_and_export(tmp_path_factory, "sr4", config)  # validated at odd sizes, batch 2
     assert set(result.final_losses) == {"feature", "tv", "total"}
-    out = run / "sr4.onnx"
-    exported = export_checkpoint(result.checkpoint, out)  # validates at odd sizes and batch 2
     assert [c.shape for c in exported.checks] == [(1, 23, 37), (2, 16, 17), (1, 32, 32)]
-    return out
+    return exported.path
 
 
 @pytest.mark.slow

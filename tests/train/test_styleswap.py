@@ -18,7 +18,7 @@ from nst.train.models.styleswap import (
     style_swap_reference,
     styleswap_optimize,
 )
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, train_and_export
 
 
 def test_extract_patches_are_row_major_windows() -> None:
@@ -80,20 +80,14 @@ def test_optimize_moves_towards_swapped_target() -> None:
 @pytest.fixture(scope="module")
 def styleswap_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, style_image: Path,
                    vgg_weights: Path) -> tuple[Path, Path]:  # fmt: skip
-    from nst.export.onnx_export import export_checkpoint
-    from nst.train.loop import train
-
     config = tiny_train_config(
         content_dir, style_image, vgg_weights, family="styleswap", model={"base_channels": 4},
         steps=2, tv_weight=0.1,
     )  # fmt: skip
-    run = tmp_path_factory.mktemp("styleswap")
-    result = train(config, run, progress=False)
-    out = run / "styleswap.onnx"
-    exported = export_checkpoint(result.checkpoint, out)  # validates at odd sizes, batch 2 too
+    result, exported = train_and_export(tmp_path_factory, "styleswap", config)  # validated, batch 2 too
     assert [c.shape for c in exported.checks] == [(1, 97, 131), (2, 61, 45), (1, 64, 64)]
     assert max(c.max_abs_diff for c in exported.checks) <= 1e-4
-    return result.checkpoint, out
+    return result.checkpoint, exported.path
 
 
 @pytest.mark.slow

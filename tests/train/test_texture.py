@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from nst.errors import InputError, ModelError
 from nst.runtime.synth import noise_shapes, parse_size, seeded_noise, synthesize
 from nst.train.models.texture import TextureConfig, TextureNet
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, train_and_export
 
 
 def test_paper_configuration_has_about_65k_parameters() -> None:
@@ -53,20 +53,14 @@ def test_bad_config_and_size_errors() -> None:
 @pytest.fixture(scope="module")
 def texture_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, style_image: Path,
                  vgg_weights: Path) -> Path:  # fmt: skip
-    from nst.export.onnx_export import export_checkpoint
-    from nst.train.loop import train
-
     config = tiny_train_config(
         content_dir, style_image, vgg_weights, family="texture",
         model={"scales": 3, "block_channels": 4}, steps=2,
     )  # fmt: skip
-    run = tmp_path_factory.mktemp("texture")
-    result = train(config, run, progress=False)
+    result, exported = train_and_export(tmp_path_factory, "texture", config)  # validated, batch 2 too
     assert set(result.final_losses) == {"style", "tv", "total"}
-    out = run / "texture.onnx"
-    exported = export_checkpoint(result.checkpoint, out)  # validates at odd sizes and batch 2
     assert [c.shape for c in exported.checks] == [(1, 97, 131), (2, 64, 80), (1, 257, 255)]
-    return out
+    return exported.path
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from nst.errors import InputError
 from nst.runtime.style_inputs import noise_feeds
 from nst.runtime.stylizer import Stylizer
 from nst.train.models.texture import TextureConfig, TextureStylizationNet
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, train_and_export
 
 
 def test_every_scale_sees_the_content() -> None:
@@ -63,21 +63,15 @@ def test_noise_feeds() -> None:
 @pytest.fixture(scope="module")
 def texture_style_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, style_image: Path,
                        vgg_weights: Path) -> Path:  # fmt: skip
-    from nst.export.onnx_export import export_checkpoint
-    from nst.train.loop import train
-
     config = tiny_train_config(
         content_dir, style_image, vgg_weights, family="texture_style",
         model={"scales": 3, "block_channels": 4}, steps=2,
     )  # fmt: skip
-    run = tmp_path_factory.mktemp("texture_style")
-    result = train(config, run, progress=False)
+    result, exported = train_and_export(tmp_path_factory, "texture_style", config)  # validated, batch 2
     assert set(result.final_losses) == {"content", "style", "tv", "total"}
-    out = run / "texture_style.onnx"
-    exported = export_checkpoint(result.checkpoint, out)  # validates at odd sizes and batch 2
     assert [c.shape for c in exported.checks] == [(1, 97, 131), (2, 64, 80), (1, 257, 255)]
     assert max(c.max_abs_diff for c in exported.checks) < 1e-4
-    return out
+    return exported.path
 
 
 @pytest.mark.slow
