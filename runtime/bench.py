@@ -146,8 +146,7 @@ def run_bench(
             for size in sizes:
                 h, w = size_of(size)
                 for batch in batches:
-                    image = rng.random((batch, 3, h, w), dtype=np.float32)
-                    feed = {runner.spec.inputs[0].name: image}
+                    feed = bench_feed(runner, rng.random((batch, 3, h, w), dtype=np.float32))
                     for backend in chosen:
                         if progress:
                             progress(f"{backend} {size} batch {batch}")
@@ -155,6 +154,24 @@ def run_bench(
         finally:
             shutil.rmtree(ctx.workdir, ignore_errors=True)
     return cases
+
+
+def bench_feed(runner: OrtRunner, image: np.ndarray) -> dict[str, np.ndarray]:
+    """The image batch plus every other input a model needs, in graph order: seeded noise
+    (texture_style), style 0 (multi-style nets, uniform masks for StyleBank) or a random
+    256 x 256 style image (style-swap)."""
+    from nst.runtime.style_image import STYLE_INPUT
+    from nst.runtime.style_inputs import materialise, noise_feeds, style_feeds
+
+    n, _, h, w = image.shape
+    specs = runner.spec.inputs
+    names = {t.name for t in specs}
+    extra = {**noise_feeds(specs[1:], None)}
+    if "style_weights" in names:
+        extra.update(style_feeds(specs, runner.metadata.styles, style=0))
+    if STYLE_INPUT in names:
+        extra[STYLE_INPUT] = np.random.default_rng(1).random((1, 3, 256, 256), dtype=np.float32)
+    return {specs[0].name: image, **materialise(specs[1:], extra, n, h, w)}
 
 
 def _measure(

@@ -120,3 +120,20 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
     assert cli.invoke(app, [*args, "--force"]).exit_code == 0
     result = cli.invoke(app, ["bench", str(tiny_onnx), "--backend", "trt", "--out-dir", str(tmp_path / "x")])
     assert result.exit_code == 1 and "backend trt needs --engine" in result.output
+
+
+def test_bench_feed_fills_every_input_of_a_multi_input_model(
+    tmp_path_factory: pytest.TempPathFactory, vgg_weights: Path, content_dir: Path, style_image: Path
+) -> None:
+    from nst.runtime.bench import bench_feed
+    from tests.conftest import tiny_train_config, train_and_export
+
+    styles = (str(style_image), str(style_image))
+    config = tiny_train_config(content_dir, style_image, vgg_weights, family="cin", styles=styles,
+                               model={"base_channels": 4, "num_residual": 1}, steps=1)  # fmt: skip
+    _, exported = train_and_export(tmp_path_factory, "cin", config)
+    with OrtRunner(exported.path, providers="cpu") as runner:
+        feed = bench_feed(runner, np.zeros((2, 3, 32, 40), np.float32))
+        assert list(feed) == ["image", "style_weights"]
+        np.testing.assert_array_equal(feed["style_weights"], [1.0, 0.0])
+        assert runner.infer(feed)["stylized"].shape == (2, 3, 32, 40)
