@@ -54,6 +54,10 @@ class ExportSpec:
         validation_sizes: (N, H, W) checked after every export; odd sizes on purpose.
         profile: TensorRT optimisation profile for the image input: min/opt/max (N, H, W).
         axis_min: Smallest size of named axes other than the image's (default ``min_size``).
+        axis_profiles: TensorRT min/opt/max of named axes independent of the image (e.g. the
+            style image's of style-swap).
+        axis_scales: Named axes that follow an image axis: ``axis -> (image_axis, divisor)``
+            means ceil(image_axis / divisor) (e.g. texture nets' coarser noise).
     """
 
     family: str
@@ -68,6 +72,8 @@ class ExportSpec:
         default_factory=lambda: {"min": (1, 16, 16), "opt": (1, 720, 1280), "max": (4, 2160, 3840)}
     )
     axis_min: dict[str, int] = field(default_factory=dict)
+    axis_profiles: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    axis_scales: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(config_to_dict(self), sort_keys=True)
@@ -79,6 +85,8 @@ class ExportSpec:
         data["outputs"] = tuple(TensorSpec.from_dict(t) for t in data.get("outputs", []))
         data["validation_sizes"] = tuple(tuple(s) for s in data.get("validation_sizes", []))
         data["profile"] = {k: tuple(v) for k, v in data.get("profile", {}).items()}
+        data["axis_profiles"] = {k: tuple(v) for k, v in data.get("axis_profiles", {}).items()}
+        data["axis_scales"] = {k: tuple(v) for k, v in data.get("axis_scales", {}).items()}
         return config_from_dict(cls, data)
 
     def check_image_size(self, height: int, width: int) -> None:

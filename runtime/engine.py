@@ -212,17 +212,33 @@ def check_profiles(profiles: tuple[Profile, ...], spec: ExportSpec) -> None:
 
 
 def input_shapes(spec: ExportSpec, profile: Profile) -> dict[str, tuple[Shape, Shape, Shape]]:
-    """Min/opt/max of every graph input, its named axes taken from the image profile."""
+    """Min/opt/max of every graph input.
+
+    A named axis takes the image profile's size when the image has it, ceil(size / divisor)
+    of an image axis when ``spec.axis_scales`` derives it (texture nets' noise), or its own
+    ``spec.axis_profiles`` min/opt/max (style-swap's style image).
+
+    Raises:
+        InputError: An axis none of these covers.
+    """
     axes = dict(zip(image_input(spec).shape, range(4), strict=True))
     out: dict[str, tuple[Shape, Shape, Shape]] = {}
     for t in spec.inputs:
         shapes = []
-        for s in (profile.min, profile.opt, profile.max):
+        for level, s in enumerate((profile.min, profile.opt, profile.max)):
             dims = []
             for d in t.shape:
-                if isinstance(d, str) and d not in axes:
+                if isinstance(d, int):
+                    dims.append(d)
+                elif d in axes:
+                    dims.append(s[axes[d]])
+                elif d in spec.axis_scales and spec.axis_scales[d][0] in axes:
+                    base, divisor = spec.axis_scales[d]
+                    dims.append(-(-s[axes[base]] // divisor))
+                elif d in spec.axis_profiles:
+                    dims.append(spec.axis_profiles[d][level])
+                else:
                     raise InputError(f"cannot derive a profile for input {t.name!r} axis {d!r}")
-                dims.append(d if isinstance(d, int) else s[axes[d]])
             shapes.append(tuple(dims))
         out[t.name] = (shapes[0], shapes[1], shapes[2])
     return out

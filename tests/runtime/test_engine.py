@@ -104,6 +104,19 @@ def test_input_shapes_follow_the_image_axes() -> None:
         input_shapes(odd, DEFAULT)
 
 
+def test_input_shapes_of_noise_and_style_image_inputs() -> None:
+    from nst.train.models.styleswap import StyleSwapNet
+    from nst.train.models.texture import TextureConfig, TextureStylizationNet
+
+    spec = TextureStylizationNet(TextureConfig(scales=3)).export_spec()
+    profile = Profile((1, 3, 33, 40), (2, 3, 721, 1280), (4, 3, 2161, 3840))
+    shapes = input_shapes(ExportSpec.from_json(spec.to_json()), profile)  # survives the metadata round trip
+    assert shapes["noise_0"] == ((1, 3, 33, 40), (2, 3, 721, 1280), (4, 3, 2161, 3840))
+    assert shapes["noise_2"] == ((1, 3, 9, 10), (2, 3, 181, 320), (4, 3, 541, 960))  # ceil(size / 4)
+    swap = input_shapes(StyleSwapNet().export_spec(), DEFAULT)
+    assert swap["style"] == ((1, 3, 16, 16), (1, 3, 256, 256), (1, 3, 512, 512))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

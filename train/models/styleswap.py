@@ -201,6 +201,7 @@ class StyleSwapNet(nn.Module):
             pad_multiple=self.STRIDE, min_size=self.MIN_SIZE,
             validation_sizes=((1, 97, 131), (2, 61, 45), (1, 64, 64)),
             profile={"min": (1, 16, 16), "opt": (1, 512, 512), "max": (1, 1024, 1024)},
+            axis_profiles={"style_height": (16, 256, 512), "style_width": (16, 256, 512)},
         )  # fmt: skip
 
     def example_inputs(

@@ -164,10 +164,15 @@ class TextureStylizationNet(TextureNet):
         """``image`` + ``noise_0`` .. ``noise_{K-1}`` -> ``stylized``; every axis is dynamic."""
         noise = super().export_spec().inputs
         small = {str(axis): self.MIN_NOISE for t in noise for axis in t.shape[2:]}
+        scales = {
+            f"noise_{k}_{side}": (side, 2**k)
+            for k in range(self.config.scales)
+            for side in ("height", "width")
+        }
         low = self.min_size
         return ExportSpec(
             family=self.family, inputs=(image_tensor("image", "content image, RGB in [0, 1]"), *noise),
-            pad_multiple=1, min_size=low, axis_min=small,
+            pad_multiple=1, min_size=low, axis_min=small, axis_scales=scales,
             validation_sizes=((1, 97, 131), (2, 64, 80), (1, 257, 255)),
             profile={"min": (1, low, low), "opt": (1, 720, 1280), "max": (4, 2160, 3840)},
         )  # fmt: skip
