@@ -19,8 +19,10 @@ def stylize(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model (default: the bundled one).")
     ] = None,
-    providers: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Images per inference call.")] = 4,
+    providers: Annotated[
+        str | None, typer.Option(help="ONNX models: auto (default), cpu, cuda or tensorrt.")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per inference call (default 4).")] = None,
     max_pixels: Annotated[
         int | None, typer.Option(help="Refuse inputs larger than this many pixels.")
     ] = None,
@@ -65,8 +67,10 @@ def stylize(
     from nst.runtime.stylizer import Stylizer, plan_outputs
 
     if check_method(method) in PIXEL_METHODS:
-        if seed is not None:
-            raise InputError(f"--seed applies to texture_style models, not --method {method}")
+        flags = (("--seed", seed), ("--providers", providers), ("--batch-size", batch_size))
+        given = [flag for flag, value in flags if value is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} apply to models, not --method {method} (torch on the CPU)")
         summary = stylize_pixels_cli(method, paths, output, model=model, style=style, style_image=style_image,
                                      iters=iters, force=force, max_pixels=max_pixels, progress=progress,
                                      model_options=style_weights is not None or bool(mask))  # fmt: skip
@@ -81,7 +85,7 @@ def stylize(
         raise InputError("no input images given")
     jobs = plan_outputs(inputs, output, force=force)  # every target checked before any work
     start = time.perf_counter()
-    with Stylizer(model, providers=providers, batch_size=batch_size,
+    with Stylizer(model, providers=providers or "auto", batch_size=4 if batch_size is None else batch_size,
                   max_pixels=max_pixels or DEFAULT_MAX_PIXELS, seed=seed) as stylizer:  # fmt: skip
         weights = parse_weights(style_weights) if style_weights is not None else None
         shapes = {t.name: t.shape for t in stylizer.extra_specs}

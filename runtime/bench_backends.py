@@ -139,7 +139,12 @@ def _ort_gpu(ctx: BenchContext, feed: dict[str, np.ndarray], *, fp16: bool, tens
     options = OrtGpuOptions(device_id=ctx.device_id, io_binding=True, cuda_graph=not tensorrt,
                             trt_fp16=tensorrt, trt_cache_dir=cache)  # fmt: skip
     runner = OrtRunner(model, providers=providers, gpu=options)
-    return Prepared("fp16" if fp16 or tensorrt else "fp32", runner.device_loop(feed), runner.close, gpu=True)
+    try:
+        run = runner.device_loop(feed)
+    except BaseException:
+        runner.close()
+        raise
+    return Prepared("fp16" if fp16 or tensorrt else "fp32", run, runner.close, gpu=True)
 
 
 def _trt(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
@@ -147,7 +152,11 @@ def _trt(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
 
     assert ctx.engine is not None  # check_backends requires it
     runner = TrtRunner(ctx.engine, device=ctx.device_id, cuda_graph=True)
-    run = runner.device_loop(feed)
+    try:
+        run = runner.device_loop(feed)
+    except BaseException:
+        runner.close()
+        raise
     return Prepared("+".join(runner.sidecar.precisions), run, runner.close, gpu=True)
 
 
@@ -172,15 +181,24 @@ def _torch(
     target = next(net.parameters()).device
     inputs = [torch.from_numpy(a).to(target, dtype) for a in feed.values()]
     fn = torch.compile(net, mode="max-autotune-no-cudagraphs") if compile else net
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    gpu = device == "cuda"
 
     def run() -> object:
         with torch.inference_mode():
             out = fn(*inputs)
-        sync()
+        if gpu:
+            torch.cuda.synchronize(target)  # the bench's device, not the current one
         return out
 
-    return Prepared("fp16" if fp16 else "fp32", run, gpu=device == "cuda")
+    def close() -> None:
+        inputs.clear()
+        if gpu:
+            torch.cuda.synchronize(target)
+            torch.cuda.empty_cache()  # give the cached blocks back before the next case
+        if compile:
+            torch._dynamo.reset()  # a fresh compile per case, no recompile limit across cases
+
+    return Prepared("fp16" if fp16 else "fp32", run, close, gpu=gpu)
 
 
 FACTORIES: dict[str, Callable[[BenchContext, dict[str, np.ndarray]], Prepared]] = {

@@ -260,6 +260,16 @@ def resolve_profiles(config: EngineConfig, info: ModelInfo) -> tuple[Profile, ..
         raise InputError(f"{name} is INT8-quantised (Q/DQ nodes); build it with --int8")
     if info.qdq and (config.calib_data is not None or config.calib_cache is not None):
         raise InputError(f"{name} carries its own INT8 scales (Q/DQ); drop --calib-data/--calib-cache")
+    implicit = config.int8 and not info.qdq
+    if implicit and len(info.metadata.spec.inputs) > 1:
+        raise InputError(
+            f"{name} has inputs {[t.name for t in info.metadata.spec.inputs]}; the entropy calibrator feeds "
+            "images only: make a QDQ model with nst calibrate and build that with --int8"
+        )
+    if implicit and config.calib_data is None and not Path(str(config.calib_cache)).is_file():
+        raise InputError(
+            f"--calib-cache {config.calib_cache} does not exist; give --calib-data DIR to make it"
+        )
     profiles = config.profiles or profiles_from_spec(info.metadata.spec)
     check_profiles(profiles, info.metadata.spec)
     for p in profiles:

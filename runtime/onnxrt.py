@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from nst.errors import InputError, ModelError, NstError
+from nst.errors import InputError, MissingDependencyError, ModelError, NstError
 from nst.export.metadata import ModelMetadata
 from nst.runtime.base import Feed, Runner
 from nst.runtime.ort_gpu import IoBinder, OrtGpuOptions, output_shapes, provider_list, session_dtypes
@@ -78,6 +78,12 @@ class OrtRunner(Runner):
         resolved = resolve_providers(providers)
         self.gpu.check_providers(resolved)
         self.session = session_from_onnx(self.path, provider_list(resolved, self.gpu), threads)
+        used = list(self.session.get_providers())
+        if used[:1] != resolved[:1]:  # ORT falls back quietly when an EP fails to start
+            raise MissingDependencyError(
+                f"ONNX Runtime could not start {resolved[0]} for {self.path.name} (running on {used}); "
+                "check the CUDA/cuDNN/TensorRT libraries ONNX Runtime needs"
+            )
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         super().__init__(ModelMetadata.from_props(props, source=str(self.path)))
         graph_inputs = [i.name for i in self.session.get_inputs()]

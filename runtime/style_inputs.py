@@ -174,22 +174,33 @@ def load_masks(paths: Sequence[str | Path], num_styles: int) -> np.ndarray:
 def noise_feeds(inputs: Sequence[TensorSpec], seed: int | None) -> dict[str, ExtraInput]:
     """Seeded noise for a texture stylization model's ``noise_k`` inputs, sized per batch.
 
-    The noise of a batch of N images of H x W is :func:`nst.runtime.synth.seeded_noise` of
-    (seed, N, H, W): the same seed and size give the same output on every backend.
+    Every image of H x W gets :func:`nst.runtime.synth.seeded_noise` of (seed, 1, H, W),
+    whatever the batch it runs in: the same seed and size give the same output on every
+    backend and with any batch size.
 
     Raises:
-        InputError: A seed is given but the model takes no noise.
+        InputError: A seed is given but the model takes no noise, or the seed is negative.
     """
     names = [t.name for t in inputs if t.name.startswith(NOISE_PREFIX)]
     if not names:
         if seed is not None:
             raise InputError("this model takes no noise; a seed applies to texture_style models")
         return {}
+    if seed is not None and seed < 0:
+        raise InputError(f"seed must be >= 0, got {seed}")
     from nst.runtime.synth import seeded_noise
 
     chosen = 0 if seed is None else seed
+    cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
 
     def make(name: str) -> Callable[[int, int, int], np.ndarray]:
-        return lambda n, h, w: seeded_noise(len(names), n, h, w, chosen)[name]
+        def noise(n: int, h: int, w: int) -> np.ndarray:
+            if (h, w) not in cache:
+                cache.clear()  # one size at a time: big images make big noise
+                cache[(h, w)] = seeded_noise(len(names), 1, h, w, chosen)
+            one = cache[(h, w)][name]  # (1, 3, h_k, w_k)
+            return np.ascontiguousarray(np.broadcast_to(one, (n, *one.shape[1:])))
+
+        return noise
 
     return {name: make(name) for name in names}

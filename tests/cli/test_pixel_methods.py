@@ -96,3 +96,12 @@ def test_stylize_method_optimize_cli(style_image: Path, vgg_weights: Path, tmp_p
     result = cli.invoke(app, ["stylize", "--method", "optimize", "--style-image", str(style_image), "m.onnx",
                               str(src), "-o", str(tmp_path / "x.png")])  # fmt: skip
     assert result.exit_code == 1 and "--method optimize optimises pixels and takes no model" in result.output
+
+
+def test_model_only_flags_are_refused_for_pixel_methods(style_image: Path, tmp_path: Path) -> None:
+    src = _photo(tmp_path / "p.png", 20, 20)
+    args = ["stylize", "--method", "optimize", "--style-image", str(style_image), str(src), "-o",
+            str(tmp_path / "o.png"), "--providers", "cuda", "--batch-size", "2"]  # fmt: skip
+    result = cli.invoke(app, args)
+    assert result.exit_code == 1
+    assert "--providers, --batch-size apply to models, not --method optimize" in result.output

@@ -285,3 +285,14 @@ def test_build_engine_writes_plan_and_sidecar(trt, model: Path, tmp_path: Path) 
     assert json.loads(sidecar.model_metadata["nst.styles"]) == ["swirl"]
     with pytest.raises(OutputExistsError, match="already exists"):
         build_engine(model, plan, EngineConfig(), cuda_backend=fake_trt.FakeCuda())
+
+
+def test_implicit_int8_needs_a_single_input_model_and_an_existing_cache(tmp_path: Path) -> None:
+    two = ExportSpec(family="cin", inputs=(TensorSpec("image", ("batch", 3, "height", "width")),
+                                           TensorSpec("style_weights", (2,), range=None)))  # fmt: skip
+    info = read_model(tiny_model(tmp_path / "cin.onnx", spec=two))
+    with pytest.raises(InputError, match=r"the entropy calibrator feeds images only: make a QDQ model"):
+        resolve_profiles(EngineConfig(int8=True, calib_cache=tmp_path / "c.cache"), info)
+    single = read_model(tiny_model(tmp_path / "m.onnx"))
+    with pytest.raises(InputError, match=r"--calib-cache .*c\.cache does not exist; give --calib-data DIR"):
+        resolve_profiles(EngineConfig(int8=True, calib_cache=tmp_path / "c.cache"), single)

@@ -151,3 +151,18 @@ def test_cuda_ep_fp16_graph_parity(model: Path, tmp_path: Path) -> None:
             out = gpu.infer({"image": image(1, 64, 64)})["stylized"]
     psnr = 10 * np.log10(1.0 / max(float(np.mean((out - reference) ** 2)), 1e-12))
     assert psnr >= 40.0
+
+
+def test_a_provider_that_does_not_start_is_an_error_not_a_cpu_fallback(
+    tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nst.errors import MissingDependencyError
+    from nst.runtime import onnxrt
+
+    # As if CUDA were listed as available but failed to start: ORT then runs on the CPU EP.
+    monkeypatch.setattr(
+        onnxrt, "resolve_providers", lambda _: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    monkeypatch.setattr(onnxrt, "provider_list", lambda providers, options: ["CPUExecutionProvider"])
+    with pytest.raises(MissingDependencyError, match=r"could not start CUDAExecutionProvider for tiny\.onnx"):
+        onnxrt.OrtRunner(tiny_onnx, providers="cuda")

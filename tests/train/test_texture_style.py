@@ -54,10 +54,16 @@ def test_noise_feeds() -> None:
     a, b = feeds["noise_0"](2, 33, 40), feeds["noise_1"](2, 33, 40)
     assert a.shape == (2, 3, 33, 40) and b.shape == (2, 3, 17, 20)
     assert np.array_equal(a, noise_feeds(net.export_spec().inputs[1:], 3)["noise_0"](2, 33, 40))
+    assert np.array_equal(a[0], noise_feeds(net.export_spec().inputs[1:], 3)["noise_0"](1, 33, 40)[0])
     assert not np.array_equal(a, noise_feeds(net.export_spec().inputs[1:], 4)["noise_0"](2, 33, 40))
     assert noise_feeds(net.export_spec().inputs[:1], None) == {}
     with pytest.raises(InputError, match="this model takes no noise"):
         noise_feeds(net.export_spec().inputs[:1], 1)
+    with pytest.raises(InputError, match="seed must be >= 0, got -1"):
+        noise_feeds(net.export_spec().inputs[1:], -1)
+    single = feeds["noise_1"](1, 33, 40)
+    np.testing.assert_array_equal(b[0], single[0])  # an image's noise does not depend on its batch
+    np.testing.assert_array_equal(b[1], single[0])
 
 
 @pytest.fixture(scope="module")
