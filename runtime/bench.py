@@ -275,6 +275,7 @@ def markdown_table(cases: Sequence[BenchCase], record: Mapping[str, Any]) -> str
         ]
     summary = gpu_summary(cases)
     if summary:
-        lines += ["", "GPU (device-resident inputs/outputs, batch 1 unless noted):", ""]
+        smallest = min(c.batch for c in cases)
+        lines += ["", f"GPU (device-resident inputs/outputs, batch {smallest}):", ""]
         lines += [f"- {line}" for line in summary]
     return "\n".join(lines)

@@ -110,6 +110,8 @@ def unavailable(name: str) -> str | None:
     elif name == "trt":
         if importlib.util.find_spec("tensorrt") is None:
             return "TensorRT is not installed (pip install 'nst[trt]')"
+        if importlib.util.find_spec("cuda") is None:
+            return "cuda-python is not installed (pip install 'nst[gpu]')"
     elif name.startswith("torch"):
         if importlib.util.find_spec("torch") is None:
             return "torch is not installed (pip install 'nst[train]')"
@@ -118,6 +120,8 @@ def unavailable(name: str) -> str | None:
 
             if not torch.cuda.is_available():
                 return "this torch build sees no CUDA device"
+        if "compile" in name and importlib.util.find_spec("triton") is None:
+            return "torch.compile on CUDA needs triton (pip install triton)"
     return None
 
 

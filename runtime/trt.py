@@ -139,15 +139,33 @@ class TrtRunner(Runner):
 
         return run
 
+    def max_batch(self, shape: tuple[int, ...]) -> int:
+        """The largest N of a profile holding ``shape``'s other dims (0 when none does)."""
+        return max((p.max[0] for p in self.profiles if p.contains((p.min[0], *shape[1:]))), default=0)
+
     def _infer(self, feed: Feed) -> Feed:
         if self.engine is None:
             raise ModelError(f"TrtRunner for {self.path.name} is closed")
-        index = self.profile_for(tuple(feed[self.sidecar.input_name].shape))
+        shape = tuple(feed[self.sidecar.input_name].shape)
+        limit = self.max_batch(shape)
+        if 0 < limit < shape[0]:  # more images than any profile's N: run in chunks
+            return self._in_chunks(feed, limit)
+        index = self.profile_for(shape)
         slot = self._slots.get()  # blocks while every stream is busy
         try:
             return self._run(slot, feed, index)
         finally:
             self._slots.put(slot)
+
+    def _in_chunks(self, feed: Feed, limit: int) -> Feed:
+        """Split the batch-axis inputs into chunks of ``limit`` images, concatenate the outputs."""
+        batched = {t.name for t in self.spec.inputs if t.shape and t.shape[0] == "batch"}
+        n = feed[self.sidecar.input_name].shape[0]
+        parts = [
+            self._infer({k: v[i : i + limit] if k in batched else v for k, v in feed.items()})
+            for i in range(0, n, limit)
+        ]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def _run(self, slot: _Slot, feed: Feed, index: int) -> Feed:
         ctx = slot.context

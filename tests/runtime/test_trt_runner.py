@@ -268,3 +268,12 @@ def test_stylize_opens_engines_with_the_trt_runner(plan: Path, monkeypatch: pyte
         x = np.random.default_rng(0).random((20, 24, 3), dtype=np.float32)
         np.testing.assert_allclose(stylizer.stylize_array(x), 1 - x, atol=1e-6)
     assert opened == [plan]
+
+
+def test_batches_larger_than_every_profile_run_in_chunks(plan: Path) -> None:
+    with TrtRunner(plan, cuda_backend=fake_trt.FakeCuda()) as runner:
+        x = image(5, 48, 48)  # only SMALL (N <= 2) holds 48x48: chunks of 2, 2, 1
+        np.testing.assert_allclose(runner.infer({"image": x})["stylized"], 1 - x)
+        assert runner.max_batch((5, 3, 48, 48)) == 2 and runner.max_batch((1, 3, 24, 24)) == 8
+    shapes = [c[2] for c in fake_trt.calls("set_input_shape")]
+    assert shapes == [(2, 3, 48, 48), (2, 3, 48, 48), (1, 3, 48, 48)]
