@@ -160,6 +160,8 @@ def run_swap_optimize(
         raise InputError(f"tv_weight must be finite and >= 0, got {tv_weight}")
     style = torch.from_numpy(load_style_image(style_image, short_side=style_side))  # (1, 3, Hs, Ws)
     jobs = _plan(inputs, output, size=size, force=force)
+    if size is None:  # with --size every short side becomes >= 16
+        _check_short_sides([job.source for job in jobs], StyleSwapNet.MIN_SIZE, "--method optimize")
     net = StyleSwapNet(StyleSwapConfig(base_channels=1))  # only the encoder and the swap are used
     net.encoder.load_state_dict(load_vgg16(("relu3_1",), vgg_weights).features.state_dict())
     torch_device = resolve_device(device)
@@ -180,6 +182,21 @@ def run_swap_optimize(
         return np.ascontiguousarray(out[0, :, :h, :w].permute(1, 2, 0).cpu().numpy(), np.float32)
 
     return _run_per_image(jobs, stylize, size=size, force=force, max_pixels=max_pixels)
+
+
+def _check_short_sides(paths: Sequence[Path], low: int, what: str) -> None:
+    """Refuse, before any work, photos whose short side is below ``low`` (headers only;
+    EXIF rotation does not change the short side). Unreadable files are left to the reader."""
+    from PIL import Image
+
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                w, h = image.size
+        except Exception:  # corrupt files get read_image's precise error later
+            continue
+        if min(w, h) < low:
+            raise InputError(f"{path.name} is {w}x{h}; {what} needs both sides >= {low}")
 
 
 def _resized(

@@ -47,10 +47,10 @@ def test_optimize_errors(style_image: Path, vgg_weights: Path, tmp_path: Path) -
         run_swap_optimize([src], tmp_path / "o.png", style_image, iters=0)
     with pytest.raises(InputError, match="tv_weight must be finite and >= 0"):
         run_swap_optimize([src], tmp_path / "o.png", style_image, tv_weight=-1.0)
-    with pytest.raises(InputError, match=r"photo is 40x12; --method optimize needs both sides >= 16"):
-        run_swap_optimize(
-            [src], tmp_path / "o.png", style_image, iters=1, vgg_weights=vgg_weights, progress=False
-        )
+    big = _photo(tmp_path / "big.png", 20, 20)
+    with pytest.raises(InputError, match=r"tiny\.png is 40x12; --method optimize needs both sides >= 16"):
+        run_swap_optimize([big, src], tmp_path / "out", style_image, iters=1, vgg_weights=vgg_weights)
+    assert not (tmp_path / "out").exists()  # refused before the first photo was optimised
     assert not (tmp_path / "o.png").exists()
 
 
