@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 import nst
-from nst.errors import InputError
+from nst.errors import InputError, ModelError
 from nst.runtime.bench_backends import (
     GPU_BACKENDS,
     BenchContext,
@@ -137,6 +137,8 @@ def run_bench(
     if not batches or min(batches) < 1:
         raise InputError(f"batch sizes must be >= 1, got {list(batches)}")
     preflight(chosen)
+    if engine is not None:
+        check_engine_shapes(engine, [(b, *size_of(s)) for s in sizes for b in batches])
     timing = {"warmup": warmup, "min_runs": min_runs, "min_seconds": min_seconds}
     cases = []
     with OrtRunner(model, providers="cpu") as runner:
@@ -154,6 +156,27 @@ def run_bench(
         finally:
             shutil.rmtree(ctx.workdir, ignore_errors=True)
     return cases
+
+
+def check_engine_shapes(engine: Path, shapes: Sequence[tuple[int, int, int]]) -> None:
+    """Refuse, before timing, (N, H, W) cases no profile of ``engine`` holds (read from its sidecar).
+
+    Raises:
+        InputError: Naming the cases and the engine's profiles.
+        ModelError: The engine or its sidecar is missing.
+    """
+    from nst.runtime.sidecar import read_sidecar
+
+    if not engine.is_file():
+        raise ModelError(f"engine file not found: {engine}")
+    profiles = read_sidecar(engine).profiles
+    outside = [f"{n}x3x{h}x{w}" for n, h, w in shapes if not any(p.contains((n, 3, h, w)) for p in profiles)]
+    if outside:
+        listed = " | ".join(p.describe() for p in profiles)
+        raise InputError(
+            f"{engine.name} has no profile for {', '.join(outside)} [{listed}]; rebuild it with "
+            "nst build-engine --min/--opt/--max covering them, or drop those --size/--batch"
+        )
 
 
 def bench_feed(runner: OrtRunner, image: np.ndarray) -> dict[str, np.ndarray]:

@@ -125,10 +125,11 @@ class TrtRunner(Runner):
         those buffers (replaying a CUDA graph when enabled) and waits, without host copies.
 
         Raises:
-            InputError: The runner has more than one stream.
+            InputError: The runner has more than one stream, or no profile holds the whole batch.
         """
         if len(self._all) != 1:
             raise InputError(f"device_loop needs streams=1, this runner has {len(self._all)}")
+        self.profile_for(tuple(feed[self.sidecar.input_name].shape))  # one profile, no chunking
         self.infer(feed)
         slot = self._all[0]
         key = slot.last_key

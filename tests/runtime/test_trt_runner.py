@@ -277,3 +277,15 @@ def test_batches_larger_than_every_profile_run_in_chunks(plan: Path) -> None:
         assert runner.max_batch((5, 3, 48, 48)) == 2 and runner.max_batch((1, 3, 24, 24)) == 8
     shapes = [c[2] for c in fake_trt.calls("set_input_shape")]
     assert shapes == [(2, 3, 48, 48), (2, 3, 48, 48), (1, 3, 48, 48)]
+
+
+def test_bench_checks_engine_profiles_before_timing(plan: Path) -> None:
+    from nst.runtime.bench import check_engine_shapes
+
+    check_engine_shapes(plan, [(1, 64, 64), (8, 32, 32)])
+    expected = r"model\.plan has no profile for 4x3x64x64, 1x3x720x1280 \[min 1x3x16x16"
+    with pytest.raises(InputError, match=expected):
+        check_engine_shapes(plan, [(1, 64, 64), (4, 64, 64), (1, 720, 1280)])
+    runner = TrtRunner(plan, cuda_backend=fake_trt.FakeCuda())
+    with runner, pytest.raises(InputError, match="outside every profile"):
+        runner.device_loop({"image": image(5, 48, 48)})  # would need chunks: not one timed launch
