@@ -45,8 +45,8 @@ def bench(
     force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
 ) -> None:
     """Benchmark backends on the same net; writes JSON + markdown into benchmarks/."""
-    from nst.errors import InputError, OutputExistsError
-    from nst.runtime.bench import parse_sizes, run_bench, speedups, write_results
+    from nst.errors import InputError, NstError, OutputExistsError
+    from nst.runtime.bench import BenchCase, parse_sizes, run_bench, speedups, write_results
     from nst.runtime.bench_backends import GPU_BACKENDS, check_backends
     from nst.runtime.stylizer import default_model_path
 
@@ -60,9 +60,16 @@ def bench(
         if target.exists() and not force:  # refuse before measuring
             raise OutputExistsError(f"{target} already exists; use --force to overwrite (or --tag NAME)")
     path = model or default_model_path()
-    cases = run_bench(path, size, backend, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
-                      min_seconds=min_seconds,
-                      progress=lambda what: typer.echo(f"  measuring {what}", err=True))  # fmt: skip
+    cases: list[BenchCase] = []
+    try:
+        run_bench(path, size, backend, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
+                  min_seconds=min_seconds, into=cases,
+                  progress=lambda what: typer.echo(f"  measuring {what}", err=True))  # fmt: skip
+    except NstError as exc:
+        if not cases:
+            raise
+        partial = write_results(cases, path, out_dir, f"{name}.partial")[1]
+        raise type(exc)(f"{exc} ({len(cases)} case(s) measured before it: {partial})") from exc
     json_path, md_path = write_results(cases, path, out_dir, name)
     ratios = speedups(cases)
     summary = ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()) or "n/a"

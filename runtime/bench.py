@@ -124,9 +124,12 @@ def time_fn(fn: Callable[[], object], *, warmup: int, min_runs: int, min_seconds
 def run_bench(
     model: Path, sizes: Sequence[str], backends: Sequence[str], *, batches: Sequence[int] = (1,),
     engine: Path | None = None, device_id: int = 0, min_runs: int = 5, min_seconds: float = 2.0,
-    warmup: int = 2, progress: Callable[[str], None] | None = None,
+    warmup: int = 2, progress: Callable[[str], None] | None = None, into: list[BenchCase] | None = None,
 ) -> list[BenchCase]:  # fmt: skip
     """Measure every (size, batch, backend); see :mod:`nst.runtime.bench_backends` for backends.
+
+    Cases are appended to ``into`` (when given) as they finish, so a caller keeps what was
+    measured before a failure.
 
     Raises:
         InputError: Unknown backend or size, a batch < 1, ``trt`` without ``engine``.
@@ -140,7 +143,7 @@ def run_bench(
     if engine is not None:
         check_engine_shapes(engine, [(b, *size_of(s)) for s in sizes for b in batches])
     timing = {"warmup": warmup, "min_runs": min_runs, "min_seconds": min_seconds}
-    cases = []
+    cases = [] if into is None else into
     with OrtRunner(model, providers="cpu") as runner:
         ctx = BenchContext(model, runner, engine=engine, device_id=device_id)
         try:

@@ -118,6 +118,14 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
     result = cli.invoke(app, args)
     assert result.exit_code == 1 and "cpu.json already exists; use --force to overwrite" in result.output
     assert cli.invoke(app, [*args, "--force"]).exit_code == 0
+    failing = ["bench", str(tiny_onnx), "--size", "32x32", "--size", "8x8", "--backend", "ort-cpu",
+               "--min-runs", "1", "--min-seconds", "0", "--out-dir", str(tmp_path / "p")]  # fmt: skip
+    result = cli.invoke(app, failing)  # 32x32 is measured, then 8x8 is below the model's minimum
+    assert result.exit_code == 1 and "too small" in result.output
+    assert (
+        "(1 case(s) measured before it: " in result.output and (tmp_path / "p" / "cpu.partial.md").is_file()
+    )
+    assert not (tmp_path / "p" / "cpu.md").exists()
     result = cli.invoke(app, ["bench", str(tiny_onnx), "--backend", "trt", "--out-dir", str(tmp_path / "x")])
     assert result.exit_code == 1 and "backend trt needs --engine" in result.output
 
