@@ -99,13 +99,12 @@ def run_gatys_stylize(
     config = GatysConfig(iterations=iters, device=device, seed=seed, init=init,
                          vgg_weights=None if vgg_weights is None else str(vgg_weights))  # fmt: skip
     style_rgb = read_image(style).rgb
-    layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
+    jobs = _plan(inputs, output, size=size, force=force)
+    vgg = load_vgg16(tuple(dict.fromkeys((config.content_layer, *config.style_layers))), config.vgg_weights)
 
     def stylize(rgb: np.ndarray) -> np.ndarray:
         return gatys_stylize(rgb, style_rgb, config, vgg=vgg, progress=progress).image
 
-    jobs = _plan(inputs, output, size=size, force=force)
-    vgg = load_vgg16(layers, config.vgg_weights)
     return _run_per_image(jobs, stylize, size=size, force=force, max_pixels=max_pixels)
 
 

@@ -259,7 +259,8 @@ def best_throughput(cases: Sequence[BenchCase]) -> dict[tuple[str, str], BenchCa
 def gpu_summary(cases: Sequence[BenchCase]) -> list[str]:
     """Lines comparing the fastest GPU backend per size with torch eager FP16 in the same run."""
     lines = []
-    gpu = [c for c in cases if c.backend in GPU_BACKENDS and c.batch == min(x.batch for x in cases)]
+    smallest = min((c.batch for c in cases), default=1)
+    gpu = [c for c in cases if c.backend in GPU_BACKENDS and c.batch == smallest]
     for size in dict.fromkeys(c.size for c in gpu):
         here = [c for c in gpu if c.size == size]
         fastest = min(here, key=lambda c: c.p50_ms)

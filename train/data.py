@@ -35,6 +35,15 @@ def load_style(path: str | Path, size: int) -> torch.Tensor:
     return to_tensor(resize_short_side(read_image(path).rgb, size)).unsqueeze(0)
 
 
+def step_seed(seed: int, step: int) -> int:
+    """The seed of everything random in training step ``step`` of a run seeded ``seed``.
+
+    Batches, noise and style draws depend only on (seed, step), so a resumed run draws what an
+    uninterrupted one would have.
+    """
+    return seed * 1_000_003 + step
+
+
 class ImageFolderDataset:
     """Random square crops of the images in a folder, drawn per step from a seed.
 
@@ -81,6 +90,6 @@ class ImageFolderDataset:
 
     def batch(self, step: int, batch_size: int, seed: int) -> torch.Tensor:
         """The (batch_size, 3, size, size) batch of training step ``step``."""
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        generator = torch.Generator().manual_seed(step_seed(seed, step))
         indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
         return torch.stack([self.crop(i, generator) for i in indices])

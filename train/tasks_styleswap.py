@@ -17,7 +17,7 @@ import torch
 from nst.config import config_to_dict
 from nst.errors import InputError
 from nst.train.config import TrainConfig
-from nst.train.data import load_style
+from nst.train.data import load_style, step_seed
 from nst.train.losses import relative_mse, tv_loss
 from nst.train.models import build_model
 from nst.train.models.styleswap import StyleSwapNet
@@ -43,7 +43,7 @@ class StyleSwapTask:
 
     def set_step(self, step: int) -> None:
         """Style crops depend only on (seed, step), so a resumed run draws the same ones."""
-        self._generator.manual_seed(self.config.seed * 1_000_003 + step + 1)
+        self._generator.manual_seed(step_seed(self.config.seed, step) + 1)
 
     def _style_crops(self, n: int, size: int) -> torch.Tensor:
         """``n`` random ``size``-square crops of the style images: (n, 3, size, size)."""

@@ -16,7 +16,7 @@ from nst.config import config_to_dict
 from nst.errors import InputError
 from nst.runtime.synth import noise_shapes
 from nst.train.config import TrainConfig
-from nst.train.data import load_style
+from nst.train.data import load_style, step_seed
 from nst.train.losses import gram_matrix, style_loss, tv_loss
 from nst.train.models import build_model
 from nst.train.models.texture import TextureNet, TextureStylizationNet
@@ -53,7 +53,7 @@ class TextureTask:
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def set_step(self, step: int) -> None:
-        self._generator.manual_seed(self.config.seed * 1_000_003 + step)
+        self._generator.manual_seed(step_seed(self.config.seed, step))
 
     def losses(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -95,7 +95,7 @@ class TextureStylizationTask(SingleStyleTask):
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def set_step(self, step: int) -> None:
-        self._generator.manual_seed(self.config.seed * 1_000_003 + step)
+        self._generator.manual_seed(step_seed(self.config.seed, step))
 
     def generate(self, content: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The net on ``content`` with noise from ``generator`` (default: the step's)."""
