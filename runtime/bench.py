@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 import nst
-from nst.errors import InputError, ModelError
+from nst.errors import InputError
 from nst.runtime.bench_backends import (
     GPU_BACKENDS,
     BenchContext,
@@ -168,11 +168,9 @@ def check_engine_shapes(engine: Path, shapes: Sequence[tuple[int, int, int]]) ->
         InputError: Naming the cases and the engine's profiles.
         ModelError: The engine or its sidecar is missing.
     """
-    from nst.runtime.sidecar import read_sidecar
+    from nst.runtime.sidecar import read_engine_record
 
-    if not engine.is_file():
-        raise ModelError(f"engine file not found: {engine}")
-    profiles = read_sidecar(engine).profiles
+    profiles = read_engine_record(engine)[0].profiles
     outside = [f"{n}x3x{h}x{w}" for n, h, w in shapes if not any(p.contains((n, 3, h, w)) for p in profiles)]
     if outside:
         listed = " | ".join(p.describe() for p in profiles)

@@ -47,13 +47,9 @@ def describe_engine(path: str | Path) -> tuple[ModelMetadata, dict[str, Any]]:
     Raises:
         ModelError: The engine or its sidecar is missing or malformed.
     """
-    from nst.errors import ModelError
-    from nst.runtime.sidecar import read_sidecar
+    from nst.runtime.sidecar import read_engine_record
 
-    if not Path(path).is_file():
-        raise ModelError(f"engine file not found: {path}")
-    sidecar = read_sidecar(path)
-    meta = ModelMetadata.from_props(sidecar.model_metadata, source=f"{path}.json")
+    sidecar, meta = read_engine_record(path)
     engine = {
         "tensorrt": sidecar.trt_version, "gpu": sidecar.gpu_name,
         "compute_capability": sidecar.compute_capability, "precisions": list(sidecar.precisions),

@@ -17,6 +17,7 @@ from typing import Any
 
 from nst.config import config_from_dict, config_to_dict
 from nst.errors import EngineCompatError, InputError, ModelError, OutputError, OutputExistsError
+from nst.export.metadata import ModelMetadata
 from nst.fsutil import atomic_output
 
 SIDECAR_FORMAT = 1
@@ -130,6 +131,19 @@ def read_sidecar(engine: str | Path) -> Sidecar:
             "rebuild it with `nst build-engine MODEL.onnx -o " + str(engine) + " --force`"
         )
     return Sidecar.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def read_engine_record(engine: str | Path) -> tuple[Sidecar, ModelMetadata]:
+    """An engine's sidecar and the model metadata recorded in it, without TensorRT.
+
+    Raises:
+        ModelError: The engine file or its sidecar is missing or malformed.
+    """
+    path = Path(engine)
+    if not path.is_file():
+        raise ModelError(f"engine file not found: {path}")
+    sidecar = read_sidecar(path)
+    return sidecar, ModelMetadata.from_props(sidecar.model_metadata, source=f"{path}.json")
 
 
 def check_compat(sidecar: Sidecar, current: Platform, engine: str | Path = "engine") -> None:

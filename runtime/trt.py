@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from nst.errors import EngineCompatError, InputError, ModelError, require
-from nst.export.metadata import ModelMetadata
 from nst.runtime.base import Feed, Runner
 from nst.runtime.cuda import CudaBackend, make_backend
-from nst.runtime.sidecar import Platform, Profile, Sidecar, check_compat, format_shape, read_sidecar
+from nst.runtime.sidecar import Platform, Profile, Sidecar, check_compat, format_shape, read_engine_record
 
 MAX_GRAPHS = 8  # captured shapes kept per stream
 
@@ -73,10 +72,8 @@ class TrtRunner(Runner):
             raise InputError(f"streams must be >= 1, got {streams}")
         if cuda_graph and cuda_backend == "pycuda":
             raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
-        if not self.path.is_file():
-            raise ModelError(f"engine file not found: {self.path}")
-        self.sidecar = read_sidecar(self.path)
-        super().__init__(ModelMetadata.from_props(self.sidecar.model_metadata, source=f"{self.path}.json"))
+        self.sidecar, metadata = read_engine_record(self.path)
+        super().__init__(metadata)
         self.cuda_graph = cuda_graph
         self._slots: queue.Queue[_Slot] = queue.Queue()
         self._all: list[_Slot] = []
