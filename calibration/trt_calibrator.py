@@ -13,8 +13,6 @@ batches from a source, cache read/write) is plain numpy and is tested without Te
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +21,7 @@ import numpy as np
 
 from nst.calibration.source import CalibrationSource
 from nst.errors import CalibrationError, InputError, OutputError, require
+from nst.fsutil import atomic_output
 
 
 class DeviceMemory(Protocol):
@@ -82,11 +81,8 @@ def write_cache(path: Path, data: bytes) -> None:
         OutputError: The file cannot be written.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".cache.partial")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(bytes(data))
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(bytes(data))
     except OSError as exc:
         raise OutputError(f"cannot write calibration cache {path}: {exc}") from exc
 
