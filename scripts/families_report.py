@@ -139,8 +139,14 @@ def _median_ms(fn: object, repeats: int = 10) -> float:
     return float(np.median(times) * 1000)
 
 
-def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
+def _onnx_values(path: Path) -> int:
+    """Number of weight values stored in an ONNX model (its initializers)."""
     import onnx
+
+    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
+
+
+def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
 
     from nst.runtime.synth import seeded_noise, synthesize
 
@@ -151,26 +157,21 @@ def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, ob
     row = torch.cat(tiles, dim=3)  # (1, 3, 256, 768): seeds 1, 2, 3 side by side
     write_image(out / "texture_grid.png", image_grid([row, wide]), force=True)
 
-    def count(path: Path) -> int:
-        graph = onnx.load(str(path)).graph
-        return int(sum(np.prod(t.dims) for t in graph.initializer))
-
     feeds = seeded_noise(scales, 1, 256, 256, 0)
     results: dict[str, object] = {
-        "texture_onnx_initializer_values": count(model),
+        "texture_onnx_initializer_values": _onnx_values(model),
         "texture_ms_256": _median_ms(lambda: tex.infer(feeds)),
     }
     if johnson is not None:
         jn = OrtRunner(johnson, providers="cpu")
         image = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
-        results["johnson_onnx_initializer_values"] = count(johnson)
+        results["johnson_onnx_initializer_values"] = _onnx_values(johnson)
         results["johnson_ms_256"] = _median_ms(lambda: jn.infer({"image": image}))
     return results
 
 
 def texture_style_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
     """Grid: held-out photo | texture_style seeds 0 and 1 | Johnson; size and speed at 256^2."""
-    import onnx
 
     from nst.runtime.stylizer import Stylizer
 
@@ -185,18 +186,15 @@ def texture_style_report(model: Path, johnson: Path | None, out: Path) -> dict[s
     rows = [torch.cat([col[i] for col in columns]) for i in range(len(photos))]  # one row per photo
     write_image(out / "texture_style_grid.png", image_grid(rows), force=True)
 
-    def count(path: Path) -> int:
-        return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
-
     image = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
     with Stylizer(model, providers="cpu") as st:
         results: dict[str, object] = {
-            "texture_style_onnx_initializer_values": count(model),
+            "texture_style_onnx_initializer_values": _onnx_values(model),
             "texture_style_ms_256": _median_ms(lambda: st.stylize_batch(image)),
         }
     if johnson is not None:
         with Stylizer(johnson, providers="cpu") as st:
-            results["johnson_onnx_initializer_values"] = count(johnson)
+            results["johnson_onnx_initializer_values"] = _onnx_values(johnson)
             results["johnson_ms_256"] = _median_ms(lambda: st.stylize_batch(image))
     return results
 
