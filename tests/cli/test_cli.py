@@ -72,6 +72,7 @@ def test_stylize_with_bundled_model_single_file(tmp_path: Path) -> None:
         (["export", "{tmp}/none.pt", "-o", "{tmp}/o.onnx"], "checkpoint not found"),
         (["info", "{tmp}/bad.jpg"], "cannot load model"),
         (["bench", "--size", "huge", "--out-dir", "{tmp}"], "unknown bench size"),
+        (["bench", "--min-runs", "0", "--out-dir", "{tmp}"], "--min-runs must be >= 1 and --device >= 0"),
         (
             ["train", "--style", "{tmp}/tiny.png", "--content", "{tmp}", "-o", "{tmp}/r", "--model", "x"],
             "KEY=VALUE",

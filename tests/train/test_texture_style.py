@@ -66,6 +66,18 @@ def test_noise_feeds() -> None:
     np.testing.assert_array_equal(b[1], single[0])
 
 
+def test_training_refuses_crops_below_the_nets_minimum(content_dir: Path, style_image: Path,
+                                                       vgg_weights: Path) -> None:  # fmt: skip
+    import torch
+
+    from nst.train.tasks import make_task
+
+    config = tiny_train_config(content_dir, style_image, vgg_weights, family="texture_style",
+                               model={"scales": 6, "block_channels": 2}, image_size=48)  # fmt: skip
+    with pytest.raises(InputError, match="image_size 48 is below this net's minimum 64"):
+        make_task(config, torch.device("cpu"))
+
+
 @pytest.fixture(scope="module")
 def texture_style_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, style_image: Path,
                        vgg_weights: Path) -> Path:  # fmt: skip
