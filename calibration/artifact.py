@@ -102,7 +102,7 @@ def save_model(proto: Any, path: Path) -> None:
 
 def cpu_session(path: str | Path, threads: int = 0) -> Any:
     """An ORT CPU InferenceSession (errors become :class:`ModelError`)."""
-    from nst.runtime.onnxrt import session_from_onnx
+    from nst.runtime.onnxrt.runner import session_from_onnx
 
     return session_from_onnx(path, ["CPUExecutionProvider"], threads)
 

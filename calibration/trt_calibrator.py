@@ -25,7 +25,7 @@ from nst.fsutil import atomic_output
 
 
 class DeviceMemory(Protocol):
-    """The device calls the calibrator needs (``nst.runtime.cuda.CudaBackend`` has them)."""
+    """The device calls the calibrator needs (``nst.runtime.trt.cuda.CudaBackend`` has them)."""
 
     def malloc(self, nbytes: int) -> int: ...
     def free(self, ptr: int) -> None: ...
@@ -136,21 +136,21 @@ def make_entropy_calibrator(
     """A ``tensorrt.IInt8EntropyCalibrator2`` fed from ``source``; the one nst calibrator.
 
     ``nst calibrate --trt-cache`` (:func:`write_trt_cache`) and ``nst build-engine --int8
-    --calib-data/--calib-cache`` (:mod:`nst.runtime.trt_build`) both use it. ``release()``
+    --calib-data/--calib-cache`` (:mod:`nst.runtime.trt.calls`) both use it. ``release()``
     frees its device buffer.
 
     Args:
         source: Calibration feeds, all the same shape; None to build from ``cache`` alone.
         cache: Calibration cache file: reused when present, written after calibrating.
         batch_size: Images per calibration batch (TensorRT's calibration profile's N).
-        device: Device memory; default ``nst.runtime.cuda.make_backend()``.
+        device: Device memory; default ``nst.runtime.trt.cuda.make_backend()``.
 
     Raises:
         MissingDependencyError: TensorRT is not installed (``pip install 'nst[trt]'``).
     """
     trt: Any = require("tensorrt", "trt")
     if device is None:
-        from nst.runtime.cuda import make_backend
+        from nst.runtime.trt.cuda import make_backend
 
         device = make_backend()
     batches: Iterable[np.ndarray] = () if source is None else FixedBatches(source, batch_size)

@@ -45,9 +45,9 @@ def bench(
     force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
 ) -> None:
     """Benchmark backends on the same net; writes JSON + markdown into benchmarks/."""
+    from nst.bench.run import BenchCase, parse_sizes, run_bench, speedups, write_results
+    from nst.bench.targets import GPU_BACKENDS, check_backends
     from nst.errors import InputError, NstError, OutputExistsError
-    from nst.runtime.bench import BenchCase, parse_sizes, run_bench, speedups, write_results
-    from nst.runtime.bench_backends import GPU_BACKENDS, check_backends
     from nst.runtime.stylizer import default_model_path
 
     if min_runs < 1 or device < 0:

@@ -46,7 +46,8 @@ def build_engine_cmd(
     """Build a TensorRT engine (+ model.plan.json sidecar) from an nst ONNX model."""
     import logging
 
-    from nst.runtime.engine import EngineConfig, build_engine, parse_profiles
+    from nst.contract.profiles import parse_profiles
+    from nst.runtime.trt.build import EngineConfig, build_engine
 
     config = EngineConfig(
         fp16=fp16, int8=int8, calib_data=calib_data, calib_cache=calib_cache, calib_images=calib_images,

@@ -44,7 +44,7 @@ def eval_(
     progress: Annotated[bool, typer.Option(help="Show Gatys progress bars.")] = True,
 ) -> None:
     """Score a model and Gatys L-BFGS by the model's training loss on held-out photos."""
-    from nst.train.evaluate import evaluate_model
+    from nst.bench.evaluate import evaluate_model
 
     start = time.perf_counter()
     report = evaluate_model(

@@ -20,8 +20,8 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, dynamic axes and metadata (an engine's from its sidecar)."""
-    from nst.runtime.onnxrt import OrtRunner
-    from nst.runtime.open_model import describe_engine, is_engine
+    from nst.runtime.onnxrt.runner import OrtRunner
+    from nst.runtime.registry import describe_engine, is_engine
     from nst.runtime.stylizer import default_model_path
 
     path = model or default_model_path()

@@ -243,7 +243,7 @@ def stylize_pixels_cli(
 
     if method not in PIXEL_METHODS:
         raise InputError(f"not a pixel method: {method!r} (choose from {', '.join(PIXEL_METHODS)})")
-    from nst.runtime.open_model import MODEL_SUFFIXES
+    from nst.runtime.registry import MODEL_SUFFIXES
 
     if model is not None or any(Path(p).suffix.lower() in MODEL_SUFFIXES for p in paths):
         raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")

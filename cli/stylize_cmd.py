@@ -62,7 +62,7 @@ def stylize(
     from nst.cli.pixel_methods import PIXEL_METHODS, check_method, stylize_pixels_cli
     from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
-    from nst.runtime.open_model import MODEL_SUFFIXES
+    from nst.runtime.registry import MODEL_SUFFIXES
     from nst.runtime.style_inputs import load_masks, parse_weights
     from nst.runtime.stylizer import Stylizer, plan_outputs
 

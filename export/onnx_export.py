@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 import nst
+from nst.contract.metadata import ModelMetadata
+from nst.contract.spec import ExportSpec
 from nst.errors import ExportError, OutputExistsError
-from nst.export.metadata import ModelMetadata
-from nst.export.spec import ExportSpec
 from nst.export.validate import SizeCheck, validate_onnx
 from nst.fsutil import atomic_output
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint

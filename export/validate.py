@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nst.contract.spec import ExportSpec
 from nst.errors import ValidationError
-from nst.export.spec import ExportSpec
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from types import TracebackType
 
 import numpy as np
 
+from nst.contract.metadata import ModelMetadata
+from nst.contract.spec import TensorSpec
 from nst.errors import InputError, did_you_mean
-from nst.export.metadata import ModelMetadata
-from nst.export.spec import TensorSpec
 from nst.runtime.style_inputs import check_style_values
 
 Feed = dict[str, np.ndarray]

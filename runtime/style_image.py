@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nst.contract.spec import TensorSpec
 from nst.errors import InputError
-from nst.export.spec import TensorSpec
 from nst.io import DEFAULT_MAX_PIXELS, read_image
 
 STYLE_INPUT = "style"

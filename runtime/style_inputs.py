@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.contract.noise import NOISE_PREFIX
+from nst.contract.spec import TensorSpec
 from nst.errors import InputError, did_you_mean
-from nst.export.spec import TensorSpec
 
 ExtraInput = np.ndarray | Callable[[int, int, int], np.ndarray]
 WEIGHTS, MASKS = "style_weights", "style_masks"
-NOISE_PREFIX = "noise_"
+
 TOLERANCE = 1e-3  # |sum - 1| accepted for weights and per-pixel masks
 UNIFORM_MASK_SIZE = 16  # uniform masks are fed at the smallest size the graph accepts
 
@@ -188,7 +189,7 @@ def noise_feeds(inputs: Sequence[TensorSpec], seed: int | None) -> dict[str, Ext
         return {}
     if seed is not None and seed < 0:
         raise InputError(f"seed must be >= 0, got {seed}")
-    from nst.runtime.synth import seeded_noise
+    from nst.contract.noise import seeded_noise
 
     chosen = 0 if seed is None else seed
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}

@@ -39,7 +39,7 @@ from nst.io import (
     write_image,
 )
 from nst.runtime.base import Runner
-from nst.runtime.open_model import open_runner
+from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
 
 DEFAULT_MODEL = "default_model.onnx"

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nst.contract.noise import MIN_NOISE, seeded_noise
 from nst.errors import InputError, ModelError
 from nst.io import check_writable, write_image
 from nst.runtime.base import Runner
 
 TEXTURE_FAMILY = "texture"
-NOISE_CHANNELS = 3
-MIN_NOISE = 2  # coarsest noise side; the net's 3x3 reflection padding needs >= 2
 
 
 @dataclass(frozen=True)
@@ -28,18 +27,6 @@ class SynthResult:
     path: Path
     size: tuple[int, int]
     seed: int
-
-
-def noise_shapes(scales: int, batch: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """Shapes of ``noise_0`` (finest, H x W) .. ``noise_{K-1}`` (ceil(H / 2^(K-1)) x ...)."""
-    return [(batch, NOISE_CHANNELS, -(-height // 2**k), -(-width // 2**k)) for k in range(scales)]
-
-
-def seeded_noise(scales: int, batch: int, height: int, width: int, seed: int) -> dict[str, np.ndarray]:
-    """Uniform [0, 1) float32 noise from ``numpy.random.default_rng(seed)``, finest scale first."""
-    rng = np.random.default_rng(seed)
-    shapes = noise_shapes(scales, batch, height, width)
-    return {f"noise_{k}": rng.random(shape, dtype=np.float32) for k, shape in enumerate(shapes)}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -73,7 +60,7 @@ def synth_file(
     providers: str | Sequence[str] = "auto",
 ) -> SynthResult:  # fmt: skip
     """Synthesize a ``size`` = (width, height) texture from ``seed`` into ``output``."""
-    from nst.runtime.onnxrt import OrtRunner  # the noise helpers above stay importable without ORT
+    from nst.runtime.onnxrt.runner import OrtRunner  # the noise helpers above stay importable without ORT
 
     out = check_writable(output, force=force)
     with OrtRunner(model, providers=providers) as runner:

@@ -16,7 +16,7 @@ from PIL import Image
 from nst.errors import InputError, ModelError
 from nst.io import DEFAULT_MAX_PIXELS, check_writable, read_image, write_image
 from nst.runtime.base import Runner
-from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.onnxrt.runner import OrtRunner
 
 SR_FAMILY = "sr"
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from nst.io import read_image, write_image
-from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.onnxrt.runner import OrtRunner
 from nst.train.data import resize_short_side, to_tensor
 from nst.train.plots import image_grid
 
@@ -148,7 +148,8 @@ def _onnx_values(path: Path) -> int:
 
 def texture_report(model: Path, johnson: Path | None, out: Path) -> dict[str, object]:
 
-    from nst.runtime.synth import seeded_noise, synthesize
+    from nst.contract.noise import seeded_noise
+    from nst.runtime.synth import synthesize
 
     tex = OrtRunner(model, providers="cpu")
     scales = len(tex.spec.inputs)

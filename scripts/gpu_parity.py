@@ -22,11 +22,11 @@ from nst.runtime.base import Runner
 
 def gpu_runner(args: argparse.Namespace) -> Runner:
     if args.engine is not None:
-        from nst.runtime.trt import TrtRunner
+        from nst.runtime.trt.runner import TrtRunner
 
         return TrtRunner(args.engine, cuda_backend=args.cuda_backend, cuda_graph=args.cuda_graph)
-    from nst.runtime.onnxrt import OrtRunner
-    from nst.runtime.ort_gpu import OrtGpuOptions
+    from nst.runtime.onnxrt.gpu import OrtGpuOptions
+    from nst.runtime.onnxrt.runner import OrtRunner
 
     options = OrtGpuOptions(io_binding=True, cuda_graph=args.cuda_graph)
     return OrtRunner(args.gpu_model or args.model, providers="cuda", gpu=options)
@@ -47,7 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     if (args.engine is None) == (not args.ort_cuda):
         parser.error("give exactly one of --engine or --ort-cuda")
-    from nst.runtime.onnxrt import OrtRunner
+    from nst.runtime.onnxrt.runner import OrtRunner
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.size or ["256x256", "1080x1920"]]
     if args.cuda_graph and len(sizes) > 1 and args.ort_cuda:

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from nst.config import config_to_dict
+from nst.contract.noise import noise_shapes
 from nst.errors import InputError
-from nst.runtime.synth import noise_shapes
 from nst.train.config import TrainConfig
 from nst.train.data import load_style, step_seed
 from nst.train.losses import gram_matrix, style_loss, tv_loss

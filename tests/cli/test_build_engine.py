@@ -25,7 +25,7 @@ def model(tmp_path: Path) -> Path:
 @pytest.fixture()
 def fake(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", fake_trt.module())
-    monkeypatch.setattr("nst.runtime.engine.make_backend", lambda name: fake_trt.FakeCuda())
+    monkeypatch.setattr("nst.runtime.trt.build.make_backend", lambda name: fake_trt.FakeCuda())
 
 
 def test_builds_engine_and_sidecar(fake: None, model: Path, tmp_path: Path) -> None:

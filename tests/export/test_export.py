@@ -7,10 +7,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from nst.contract.metadata import ModelMetadata
+from nst.contract.spec import ExportSpec
 from nst.errors import CheckpointError, OutputExistsError, ValidationError
-from nst.export.metadata import ModelMetadata
 from nst.export.onnx_export import export_checkpoint
-from nst.export.spec import ExportSpec
 from nst.export.validate import validate_onnx
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
 from nst.train.models.johnson import JohnsonConfig, JohnsonNet

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 
+from nst.contract.spec import ExportSpec
 from nst.export.onnx_export import dynamic_shapes
-from nst.export.spec import ExportSpec
 from nst.train.models import build_model
 
 FAMILIES = {

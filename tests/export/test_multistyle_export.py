@@ -18,7 +18,7 @@ from nst.config import config_to_dict
 from nst.errors import InputError
 from nst.export.onnx_export import export_checkpoint
 from nst.export.validate import validate_onnx
-from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.onnxrt.runner import OrtRunner
 from nst.runtime.style_inputs import load_masks
 from nst.runtime.stylizer import Stylizer
 from nst.train.checkpoint import save_checkpoint

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nst.runtime.cuda import GpuInfo
+from nst.runtime.trt.cuda import GpuInfo
 
 CALLS: list[tuple[Any, ...]] = []
 H100 = GpuInfo("NVIDIA H100 80GB HBM3", "9.0")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.export.metadata import ModelMetadata
-from nst.export.spec import ExportSpec
+from nst.contract.metadata import ModelMetadata
+from nst.contract.spec import ExportSpec
 
 
 def tiny_model(path: Path, *, qdq: bool = False, unsupported: bool = False, io_dtype: str = "float32",

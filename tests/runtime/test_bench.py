@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nst.errors import InputError, MissingDependencyError
-from nst.runtime.bench import (
+from nst.bench.run import (
     BenchCase,
     best_throughput,
     gpu_summary,
@@ -18,9 +17,10 @@ from nst.runtime.bench import (
     run_bench,
     write_results,
 )
-from nst.runtime.bench_backends import check_backends, preflight, unavailable
-from nst.runtime.onnxrt import OrtRunner
-from nst.runtime.ort_gpu import OrtGpuOptions
+from nst.bench.targets import check_backends, preflight, unavailable
+from nst.errors import InputError, MissingDependencyError
+from nst.runtime.onnxrt.gpu import OrtGpuOptions
+from nst.runtime.onnxrt.runner import OrtRunner
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
 def test_bench_feed_fills_every_input_of_a_multi_input_model(
     tmp_path_factory: pytest.TempPathFactory, vgg_weights: Path, content_dir: Path, style_image: Path
 ) -> None:
-    from nst.runtime.bench import bench_feed
+    from nst.bench.run import bench_feed
     from tests.conftest import tiny_train_config, train_and_export
 
     styles = (str(style_image), str(style_image))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nst.errors import InputError, ModelError
-from nst.runtime.cuda import CudaBackend, CudaPythonBackend, make_backend
+from nst.runtime.trt.cuda import CudaBackend, CudaPythonBackend, make_backend
 
 Err = enum.Enum("cudaError_t", ["cudaSuccess", "cudaErrorMemoryAllocation"])
 

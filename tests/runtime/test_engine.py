@@ -8,22 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst.contract.profiles import Profile, input_shapes, parse_profiles, parse_shape, profiles_from_spec
+from nst.contract.spec import ExportSpec, TensorSpec
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, OutputExistsError
-from nst.export.spec import ExportSpec, TensorSpec
 from nst.fsutil import sha256_file
-from nst.runtime.engine import (
+from nst.runtime.trt.build import (
     EngineConfig,
     build_command,
     build_engine,
     engine_from_onnx,
-    input_shapes,
-    parse_profiles,
-    parse_shape,
-    profiles_from_spec,
     read_model,
     resolve_profiles,
 )
-from nst.runtime.sidecar import Profile, read_sidecar
+from nst.runtime.trt.sidecar import read_sidecar
 from tests.runtime import fake_trt
 from tests.runtime.onnx_models import tiny_model
 
@@ -168,8 +165,8 @@ def test_build_command_round_trips_options() -> None:
 
 
 def test_engine_modules_do_not_import_tensorrt_or_cuda() -> None:
-    modules = "nst.runtime.engine, nst.runtime.trt, nst.runtime.trt_build, nst.runtime.cuda, "
-    modules += "nst.runtime.ort_gpu, nst.cli.build_engine_cmd"
+    modules = "nst.runtime.trt.build, nst.runtime.trt, nst.runtime.trt.calls, nst.runtime.trt.cuda, "
+    modules += "nst.runtime.onnxrt.gpu, nst.cli.build_engine_cmd"
     code = (
         f"import sys, {modules}; print(sorted({{'tensorrt', 'pycuda', 'cuda', 'torch'}} & set(sys.modules)))"
     )

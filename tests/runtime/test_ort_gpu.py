@@ -4,10 +4,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from nst.contract.spec import ExportSpec, TensorSpec
 from nst.errors import InputError, ModelError
-from nst.export.spec import ExportSpec, TensorSpec
-from nst.runtime.onnxrt import OrtRunner
-from nst.runtime.ort_gpu import (
+from nst.runtime.onnxrt.gpu import (
     CPU_EP,
     CUDA_EP,
     TRT_EP,
@@ -17,6 +16,7 @@ from nst.runtime.ort_gpu import (
     provider_list,
     session_dtypes,
 )
+from nst.runtime.onnxrt.runner import OrtRunner
 from tests.runtime.onnx_models import tiny_model
 
 
@@ -157,7 +157,7 @@ def test_a_provider_that_does_not_start_is_an_error_not_a_cpu_fallback(
     tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from nst.errors import MissingDependencyError
-    from nst.runtime import onnxrt
+    from nst.runtime.onnxrt import runner as onnxrt
 
     # As if CUDA were listed as available but failed to start: ORT then runs on the CPU EP.
     monkeypatch.setattr(

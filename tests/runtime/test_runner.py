@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError, InputImageError, ModelError, OutputExistsError
-from nst.runtime.onnxrt import OrtRunner, resolve_providers
+from nst.runtime.onnxrt.runner import OrtRunner, resolve_providers
 from nst.runtime.stylizer import Stylizer, default_model_path, plan_outputs
 
 

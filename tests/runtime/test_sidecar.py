@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from nst.contract.profiles import Profile
 from nst.errors import EngineCompatError, ModelError, OutputError, OutputExistsError
-from nst.runtime.sidecar import (
+from nst.runtime.trt.sidecar import (
     Platform,
-    Profile,
     Sidecar,
     check_compat,
     check_output,

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nst.contract.profiles import Profile
 from nst.errors import EngineCompatError, InputError, MissingDependencyError, ModelError
-from nst.runtime.cuda import GpuInfo, make_backend
-from nst.runtime.engine import EngineConfig, build_engine
-from nst.runtime.sidecar import Profile, Sidecar, sidecar_path
-from nst.runtime.trt import TrtRunner
+from nst.runtime.trt.build import EngineConfig, build_engine
+from nst.runtime.trt.cuda import GpuInfo, make_backend
+from nst.runtime.trt.runner import TrtRunner
+from nst.runtime.trt.sidecar import Sidecar, sidecar_path
 from tests.runtime import fake_trt
 from tests.runtime.onnx_models import tiny_model
 
@@ -181,7 +182,7 @@ def test_missing_libraries_name_their_extra(plan: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("backend", ["cuda-python", "pycuda"])
 def test_real_tensorrt_engine_matches_onnx_runtime(tmp_path: Path, backend: str) -> None:
     """On a GPU with TensorRT: build FP16 (norms FP32), run with graphs, compare with ORT CPU FP32."""
-    from nst.runtime.onnxrt import OrtRunner
+    from nst.runtime.onnxrt.runner import OrtRunner
 
     pytest.importorskip("cuda.bindings.runtime" if backend == "cuda-python" else "pycuda.driver")
     model = tiny_model(tmp_path / "model.onnx")
@@ -248,8 +249,8 @@ def test_info_reads_an_engine_from_its_sidecar(plan: Path) -> None:
 
 
 def test_stylize_opens_engines_with_the_trt_runner(plan: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nst.runtime import trt as trt_module
-    from nst.runtime.open_model import open_runner
+    from nst.runtime.trt import runner as trt_module
+    from nst.runtime.registry import open_runner
     from nst.runtime.stylizer import Stylizer
 
     with pytest.raises(
@@ -280,7 +281,7 @@ def test_batches_larger_than_every_profile_run_in_chunks(plan: Path) -> None:
 
 
 def test_bench_checks_engine_profiles_before_timing(plan: Path) -> None:
-    from nst.runtime.bench import check_engine_shapes
+    from nst.bench.run import check_engine_shapes
 
     check_engine_shapes(plan, [(1, 64, 64), (8, 32, 32)])
     expected = r"model\.plan has no profile for 4x3x64x64, 1x3x720x1280 \[min 1x3x16x16"

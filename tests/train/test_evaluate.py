@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from nst.bench.eval_report import markdown
+from nst.bench.evaluate import EvalReport, ImageScore, MethodScore, evaluate_model
 from nst.errors import InputError, OutputExistsError
-from nst.train.eval_report import markdown
-from nst.train.evaluate import EvalReport, ImageScore, MethodScore, evaluate_model
 
 
 def test_evaluate_tiny_model_writes_report_and_reuses_gatys(

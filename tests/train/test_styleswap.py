@@ -92,7 +92,7 @@ def styleswap_onnx(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, 
 
 @pytest.mark.slow
 def test_exported_graph_matches_patch_loop_reference(styleswap_onnx: tuple[Path, Path]) -> None:
-    from nst.runtime.onnxrt import OrtRunner
+    from nst.runtime.onnxrt.runner import OrtRunner
     from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
     from nst.train.models.blocks import pad_to_multiple
 
@@ -113,7 +113,7 @@ def test_exported_graph_matches_patch_loop_reference(styleswap_onnx: tuple[Path,
 
 
 def test_style_image_feed_needs_a_styleswap_model(style_image: Path) -> None:
-    from nst.export.spec import image_tensor
+    from nst.contract.spec import image_tensor
     from nst.runtime.style_image import style_image_feed
 
     johnson_inputs = (image_tensor("image", "content"),)

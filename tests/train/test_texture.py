@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from nst.contract.noise import noise_shapes, seeded_noise
 from nst.errors import InputError, ModelError
-from nst.runtime.synth import noise_shapes, parse_size, seeded_noise, synthesize
+from nst.runtime.synth import parse_size, synthesize
 from nst.train.models.texture import TextureConfig, TextureNet
 from tests.conftest import tiny_train_config, train_and_export
 

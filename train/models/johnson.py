@@ -15,8 +15,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from nst.contract.spec import ExportSpec
 from nst.errors import InputError
-from nst.export.spec import ExportSpec
 from nst.train.models.blocks import (
     ConvLayer,
     ResidualBlock,

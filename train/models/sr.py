@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst.contract.spec import ExportSpec, TensorSpec, image_tensor
 from nst.errors import InputError
-from nst.export.spec import ExportSpec, TensorSpec, image_tensor
 
 SCALES = (4, 8)
 

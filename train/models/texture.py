@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst.contract.noise import MIN_NOISE, NOISE_CHANNELS, noise_shapes
+from nst.contract.spec import ExportSpec, TensorSpec, image_tensor
 from nst.errors import InputError
-from nst.export.spec import ExportSpec, TensorSpec, image_tensor
-from nst.runtime.synth import MIN_NOISE, NOISE_CHANNELS, noise_shapes
 from nst.train.models.blocks import pad_to_multiple
 
 

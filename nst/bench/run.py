@@ -1,7 +1,7 @@
 """``nst bench``: latency/throughput/memory of backends on the same net, written to
 ``benchmarks/`` as JSON and a markdown table.
 
-Backends are listed in :mod:`nst.runtime.bench_backends` (ONNX Runtime CPU/CUDA/TensorRT EP,
+Backends are listed in :mod:`nst.bench.targets` (ONNX Runtime CPU/CUDA/TensorRT EP,
 TensorRT engines, PyTorch eager/compile baselines). Memory: peak RSS of the process during a
 case (Linux: reset through ``/proc/self/clear_refs`` before each case), so it includes the
 runtime; for GPU cases also the device memory in use after the case above what was in use
@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 import nst
-from nst.errors import InputError
-from nst.runtime.bench_backends import (
+from nst.bench.targets import (
     GPU_BACKENDS,
     BenchContext,
     check_backends,
@@ -36,7 +35,8 @@ from nst.runtime.bench_backends import (
     preflight,
     prepare,
 )
-from nst.runtime.onnxrt import OrtRunner
+from nst.errors import InputError
+from nst.runtime.onnxrt.runner import OrtRunner
 
 SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840)}
 
@@ -126,7 +126,7 @@ def run_bench(
     engine: Path | None = None, device_id: int = 0, min_runs: int = 5, min_seconds: float = 2.0,
     warmup: int = 2, progress: Callable[[str], None] | None = None, into: list[BenchCase] | None = None,
 ) -> list[BenchCase]:  # fmt: skip
-    """Measure every (size, batch, backend); see :mod:`nst.runtime.bench_backends` for backends.
+    """Measure every (size, batch, backend); see :mod:`nst.bench.targets` for backends.
 
     Cases are appended to ``into`` (when given) as they finish, so a caller keeps what was
     measured before a failure.
@@ -168,7 +168,7 @@ def check_engine_shapes(engine: Path, shapes: Sequence[tuple[int, int, int]]) ->
         InputError: Naming the cases and the engine's profiles.
         ModelError: The engine or its sidecar is missing.
     """
-    from nst.runtime.sidecar import read_engine_record
+    from nst.runtime.trt.sidecar import read_engine_record
 
     profiles = read_engine_record(engine)[0].profiles
     outside = [f"{n}x3x{h}x{w}" for n, h, w in shapes if not any(p.contains((n, 3, h, w)) for p in profiles)]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nst.errors import InputError, MissingDependencyError, did_you_mean
-from nst.runtime.onnxrt import OrtRunner
+from nst.runtime.onnxrt.runner import OrtRunner
 
 CPU_BACKENDS = ("ort-cpu", "torch-eager")
 GPU_BACKENDS = ("ort-cuda", "ort-cuda-fp16", "ort-trt-fp16", "trt", "torch-cuda", "torch-cuda-fp16",
@@ -135,7 +135,7 @@ def _ort_cpu(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
 
 
 def _ort_gpu(ctx: BenchContext, feed: dict[str, np.ndarray], *, fp16: bool, tensorrt: bool) -> Prepared:
-    from nst.runtime.ort_gpu import OrtGpuOptions
+    from nst.runtime.onnxrt.gpu import OrtGpuOptions
 
     model = ctx.fp16_model() if fp16 and not tensorrt else ctx.model
     providers = ["tensorrt", "cuda"] if tensorrt else ["cuda"]
@@ -152,7 +152,7 @@ def _ort_gpu(ctx: BenchContext, feed: dict[str, np.ndarray], *, fp16: bool, tens
 
 
 def _trt(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
-    from nst.runtime.trt import TrtRunner
+    from nst.runtime.trt.runner import TrtRunner
 
     assert ctx.engine is not None  # check_backends requires it
     runner = TrtRunner(ctx.engine, device=ctx.device_id, cuda_graph=True)
@@ -221,7 +221,7 @@ FACTORIES: dict[str, Callable[[BenchContext, dict[str, np.ndarray]], Prepared]] 
 def gpu_memory_used_mb(device_id: int = 0) -> float | None:
     """Device memory in use (total - free) in MiB via cuda-python or torch; None without a GPU."""
     try:
-        from nst.runtime.cuda import _import_cudart
+        from nst.runtime.trt.cuda import _import_cudart
 
         cudart = _import_cudart()
         cudart.cudaSetDevice(device_id)
@@ -244,7 +244,7 @@ def gpu_memory_used_mb(device_id: int = 0) -> float | None:
 def gpu_name(device_id: int = 0) -> str | None:
     """The GPU's name, or None when no CUDA runtime/device is reachable."""
     try:
-        from nst.runtime.cuda import make_backend
+        from nst.runtime.trt.cuda import make_backend
 
         return make_backend("cuda-python", device_id).device_info().name
     except Exception:  # no cuda-python, no driver, no device: all mean "no GPU name"

@@ -1,4 +1,4 @@
-"""The human side of an :class:`~nst.train.evaluate.EvalReport`: a markdown page and a grid."""
+"""The human side of an :class:`~nst.bench.evaluate.EvalReport`: a markdown page and a grid."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 if TYPE_CHECKING:
-    from nst.train.evaluate import EvalReport
+    from nst.bench.evaluate import EvalReport
 
 LOSSES = ("content", "style", "tv", "total")
 HEADER = 22  # px of label strip above the grid

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nst.contract.metadata import ModelMetadata
 from nst.errors import InputError
-from nst.export.metadata import ModelMetadata
 from nst.runtime.base import Runner
 
 ENGINE_SUFFIXES = (".plan", ".engine")
@@ -33,10 +33,10 @@ def open_runner(path: str | Path, *, providers: str | Sequence[str] = "auto") ->
     if is_engine(path):
         if providers != "auto":
             raise InputError(f"--providers applies to ONNX models; {Path(path).name} is a TensorRT engine")
-        from nst.runtime.trt import TrtRunner
+        from nst.runtime.trt.runner import TrtRunner
 
         return TrtRunner(path)
-    from nst.runtime.onnxrt import OrtRunner
+    from nst.runtime.onnxrt.runner import OrtRunner
 
     return OrtRunner(path, providers=providers)
 
@@ -47,7 +47,7 @@ def describe_engine(path: str | Path) -> tuple[ModelMetadata, dict[str, Any]]:
     Raises:
         ModelError: The engine or its sidecar is missing or malformed.
     """
-    from nst.runtime.sidecar import read_engine_record
+    from nst.runtime.trt.sidecar import read_engine_record
 
     sidecar, meta = read_engine_record(path)
     engine = {

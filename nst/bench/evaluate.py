@@ -284,7 +284,7 @@ def _machine() -> dict[str, Any]:
 
 
 def _write(report: EvalReport, grid_rows: list[list[np.ndarray]]) -> None:
-    from nst.train.eval_report import grid_image, markdown
+    from nst.bench.eval_report import grid_image, markdown
 
     report.out_dir.mkdir(parents=True, exist_ok=True)
     (report.out_dir / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")

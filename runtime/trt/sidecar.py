@@ -13,46 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nst.config import config_from_dict, config_to_dict
+from nst.contract.metadata import ModelMetadata
+from nst.contract.profiles import Profile
 from nst.errors import EngineCompatError, InputError, ModelError, OutputError, OutputExistsError
-from nst.export.metadata import ModelMetadata
 from nst.fsutil import atomic_output
 
 SIDECAR_FORMAT = 1
-Shape = tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One optimisation profile of the image input: min/opt/max NCHW shapes."""
-
-    min: Shape
-    opt: Shape
-    max: Shape
-
-    def contains(self, shape: Shape) -> bool:
-        """Whether ``shape`` lies inside [min, max] in every dimension."""
-        return len(shape) == len(self.min) and all(
-            lo <= s <= hi for lo, s, hi in zip(self.min, shape, self.max, strict=True)
-        )
-
-    def describe(self) -> str:
-        """``min 1x3x16x16, opt 1x3x720x1280, max 4x3x2160x3840``."""
-        return ", ".join(f"{k} {format_shape(getattr(self, k))}" for k in ("min", "opt", "max"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Profile:
-        try:
-            return cls(*(tuple(int(v) for v in data[k]) for k in ("min", "opt", "max")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"malformed profile {data!r}: {exc}") from exc
-
-
-def format_shape(shape: Shape) -> str:
-    """``(1, 3, 64, 64)`` -> ``1x3x64x64``."""
-    return "x".join(str(s) for s in shape)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nst.contract.spec import ExportSpec
 from nst.errors import ModelError
-from nst.export.spec import ExportSpec
 
 PREFIX = "nst."
 

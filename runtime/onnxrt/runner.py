@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from nst.contract.metadata import ModelMetadata
 from nst.errors import InputError, MissingDependencyError, ModelError, NstError
-from nst.export.metadata import ModelMetadata
 from nst.runtime.base import Feed, Runner
-from nst.runtime.ort_gpu import IoBinder, OrtGpuOptions, output_shapes, provider_list, session_dtypes
+from nst.runtime.onnxrt.gpu import IoBinder, OrtGpuOptions, output_shapes, provider_list, session_dtypes
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -65,7 +65,7 @@ class OrtRunner(Runner):
     """Runs an nst ONNX model with ONNX Runtime.
 
     ``gpu`` holds the CUDA/TensorRT EP options, IO binding and CUDA graphs (see
-    :class:`~nst.runtime.ort_gpu.OrtGpuOptions`); FP16-I/O models take and return float32
+    :class:`~nst.runtime.onnxrt.gpu.OrtGpuOptions`); FP16-I/O models take and return float32
     (cast to the session's input dtype here).
     """
 

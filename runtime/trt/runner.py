@@ -1,7 +1,7 @@
 """TrtRunner: runs a TensorRT engine built by ``nst build-engine``, behind the Runner API.
 
 Loading checks the ``.plan.json`` sidecar against this machine before deserialising (see
-:mod:`nst.runtime.sidecar`). Each of ``streams`` slots owns an execution context, a CUDA
+:mod:`nst.runtime.trt.sidecar`). Each of ``streams`` slots owns an execution context, a CUDA
 stream and grow-only device + pinned host buffers, so threads calling :meth:`infer` at once
 run on separate streams. Shapes are set per call and must lie inside one of the engine's
 profiles. With ``cuda_graph=True`` the second call with a given shape captures the enqueue
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from nst.contract.profiles import Profile, format_shape
 from nst.errors import EngineCompatError, InputError, ModelError, require
 from nst.runtime.base import Feed, Runner
-from nst.runtime.cuda import CudaBackend, make_backend
-from nst.runtime.sidecar import Platform, Profile, Sidecar, check_compat, format_shape, read_engine_record
+from nst.runtime.trt.cuda import CudaBackend, make_backend
+from nst.runtime.trt.sidecar import Platform, Sidecar, check_compat, read_engine_record
 
 MAX_GRAPHS = 8  # captured shapes kept per stream
 
@@ -260,7 +261,7 @@ def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 
 def _deserialize(trt: Any, path: Path, sidecar: Sidecar) -> tuple[Any, Any, Any]:
     """(logger, runtime, engine): TensorRT keeps raw pointers to the first two, so they must live on."""
-    from nst.runtime.trt_build import make_logger
+    from nst.runtime.trt.calls import make_logger
 
     logger = make_logger(trt)
     runtime = trt.Runtime(logger)

@@ -1,4 +1,4 @@
-"""The TensorRT 10 calls behind :func:`nst.runtime.engine.engine_from_onnx`.
+"""The TensorRT 10 calls behind :func:`nst.runtime.trt.build.engine_from_onnx`.
 
 Every function takes the ``tensorrt`` module as ``trt`` (imported by the caller), so this
 module imports no TensorRT and tests drive it with a recording fake. Written against the
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nst.contract.profiles import Profile
 from nst.errors import EngineBuildError, InputError, ModelError
-from nst.runtime.cuda import CudaBackend, make_backend
-from nst.runtime.engine import (
+from nst.runtime.trt.build import (
     FP32_LAYER_TYPES,
     FP32_PLUGIN_HINTS,
     LOG,
@@ -23,7 +23,8 @@ from nst.runtime.engine import (
     Progress,
     input_shapes,
 )
-from nst.runtime.sidecar import Profile, write_atomic
+from nst.runtime.trt.cuda import CudaBackend, make_backend
+from nst.runtime.trt.sidecar import write_atomic
 
 
 def make_logger(trt: Any) -> Any:

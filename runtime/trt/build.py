@@ -23,18 +23,23 @@ from pathlib import Path
 from typing import Any
 
 import nst
-from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, require
-from nst.export.metadata import ModelMetadata
-from nst.export.spec import ExportSpec, TensorSpec
-from nst.fsutil import sha256_file
-from nst.runtime.cuda import CudaBackend, make_backend
-from nst.runtime.sidecar import (
-    Platform,
+from nst.contract.metadata import ModelMetadata
+from nst.contract.profiles import (
     Profile,
-    Shape,
+    check_ordered,
+    check_profiles,
+    format_shape,
+    image_input,
+    input_shapes,
+    profiles_from_spec,
+)
+from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, require
+from nst.fsutil import sha256_file
+from nst.runtime.trt.cuda import CudaBackend, make_backend
+from nst.runtime.trt.sidecar import (
+    Platform,
     Sidecar,
     check_output,
-    format_shape,
     sidecar_path,
     write_atomic,
 )
@@ -46,49 +51,6 @@ FP32_LAYER_TYPES = ("NORMALIZATION", "REDUCE")
 FP32_PLUGIN_HINTS = ("InstanceNorm", "GroupNorm", "LayerNorm")  # older parsers' norm plugins
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 Progress = Callable[[str], None]
-
-
-def parse_shape(text: str) -> Shape:
-    """``"1x3x64x64"`` -> ``(1, 3, 64, 64)``.
-
-    Raises:
-        InputError: Not four positive integers joined by ``x``.
-    """
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if len(shape) != 4 or any(s < 1 for s in shape):
-        raise InputError(f"shape {text!r} must be NxCxHxW with positive integers, e.g. 1x3x720x1280")
-    return shape
-
-
-def parse_profiles(mins: list[str], opts: list[str], maxs: list[str]) -> tuple[Profile, ...]:
-    """Pair the i-th ``--min``, ``--opt`` and ``--max`` into profiles (none given: empty).
-
-    Raises:
-        InputError: Counts differ, or a shape is malformed or not min <= opt <= max.
-    """
-    if not (len(mins) == len(opts) == len(maxs)):
-        raise InputError(
-            f"give --min, --opt and --max the same number of times (got {len(mins)}, {len(opts)}, "
-            f"{len(maxs)})"
-        )
-    profiles = tuple(
-        Profile(parse_shape(lo), parse_shape(op), parse_shape(hi))
-        for lo, op, hi in zip(mins, opts, maxs, strict=True)
-    )
-    for p in profiles:
-        check_ordered(p)
-    return profiles
-
-
-def check_ordered(profile: Profile) -> None:
-    """Raise :class:`InputError` unless min <= opt <= max in every dimension."""
-    for axis, lo, op, hi in zip("NCHW", profile.min, profile.opt, profile.max, strict=True):
-        if not lo <= op <= hi:
-            raise InputError(f"profile {profile.describe()}: {axis} must satisfy min <= opt <= max")
 
 
 @dataclass(frozen=True)
@@ -171,77 +133,6 @@ def read_model(path: str | Path) -> ModelInfo:
     metadata = ModelMetadata.from_props(props, source=str(p))
     qdq = any(node.op_type in QDQ_OPS for node in model.graph.node)
     return ModelInfo(p, metadata, qdq, sha256_file(p))
-
-
-def image_input(spec: ExportSpec) -> TensorSpec:
-    """The rank-4 input with ``height`` and ``width`` axes that profiles describe."""
-    for t in spec.inputs:
-        if len(t.shape) == 4 and "height" in t.shape and "width" in t.shape:
-            return t
-    raise ModelError(f"{spec.family} model has no [N, C, height, width] image input to profile")
-
-
-def profiles_from_spec(spec: ExportSpec) -> tuple[Profile, ...]:
-    """The ExportSpec's min/opt/max (N, H, W) as one NCHW profile of the image input."""
-    channels = image_input(spec).shape[1]
-    if not isinstance(channels, int):
-        raise ModelError(f"{spec.family} image input has a dynamic channel axis; give --min/--opt/--max")
-    try:
-        shapes = [spec.profile[k] for k in ("min", "opt", "max")]
-    except KeyError as exc:
-        raise ModelError(f"{spec.family} spec profile lacks {exc}; give --min/--opt/--max") from exc
-    return (Profile(*((n, channels, h, w) for n, h, w in shapes)),)
-
-
-def check_profiles(profiles: tuple[Profile, ...], spec: ExportSpec) -> None:
-    """Check profiles against the model: fixed dims match, H and W >= the spec's min_size.
-
-    Raises:
-        InputError: Naming the profile and what is wrong.
-    """
-    image = image_input(spec)
-    for p in profiles:
-        check_ordered(p)
-        for dim, lo, hi in zip(image.shape, p.min, p.max, strict=True):
-            if isinstance(dim, int) and not lo == hi == dim:
-                raise InputError(f"profile {p.describe()}: {image.name} has a fixed axis of size {dim}")
-        if min(p.min[2], p.min[3]) < spec.min_size:
-            raise InputError(
-                f"profile {p.describe()}: H and W must be >= {spec.min_size} for a {spec.family} model"
-            )
-
-
-def input_shapes(spec: ExportSpec, profile: Profile) -> dict[str, tuple[Shape, Shape, Shape]]:
-    """Min/opt/max of every graph input.
-
-    A named axis takes the image profile's size when the image has it, ceil(size / divisor)
-    of an image axis when ``spec.axis_scales`` derives it (texture nets' noise), or its own
-    ``spec.axis_profiles`` min/opt/max (style-swap's style image).
-
-    Raises:
-        InputError: An axis none of these covers.
-    """
-    axes = dict(zip(image_input(spec).shape, range(4), strict=True))
-    out: dict[str, tuple[Shape, Shape, Shape]] = {}
-    for t in spec.inputs:
-        shapes = []
-        for level, s in enumerate((profile.min, profile.opt, profile.max)):
-            dims = []
-            for d in t.shape:
-                if isinstance(d, int):
-                    dims.append(d)
-                elif d in axes:
-                    dims.append(s[axes[d]])
-                elif d in spec.axis_scales and spec.axis_scales[d][0] in axes:
-                    base, divisor = spec.axis_scales[d]
-                    dims.append(-(-s[axes[base]] // divisor))
-                elif d in spec.axis_profiles:
-                    dims.append(spec.axis_profiles[d][level])
-                else:
-                    raise InputError(f"cannot derive a profile for input {t.name!r} axis {d!r}")
-            shapes.append(tuple(dims))
-        out[t.name] = (shapes[0], shapes[1], shapes[2])
-    return out
 
 
 def resolve_profiles(config: EngineConfig, info: ModelInfo) -> tuple[Profile, ...]:
@@ -347,7 +238,7 @@ def engine_from_onnx(
         InputError: Invalid options for this model (see :func:`resolve_profiles`).
         EngineBuildError: The ONNX parser or the builder failed (TensorRT's errors included).
     """
-    from nst.runtime.trt_build import configure, make_logger, parse_network, save_timing_cache
+    from nst.runtime.trt.calls import configure, make_logger, parse_network, save_timing_cache
 
     info = info or read_model(path)
     profiles = resolve_profiles(config, info)

@@ -1,0 +1,1 @@
+"""The ONNX Runtime backend: ``OrtRunner`` (``runner.py``) and its GPU options (``gpu.py``)."""
