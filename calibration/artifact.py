@@ -6,8 +6,6 @@ Imports onnx / onnxruntime inside functions so ``import nst.calibration`` stays 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from nst.artifacts import check_targets, staged
 from nst.calibration.metrics import psnr
-from nst.errors import CalibrationError, ModelError, OutputExistsError
+from nst.errors import CalibrationError, ModelError
 
 Feed = dict[str, np.ndarray]
 
@@ -49,12 +48,7 @@ def check_output(path: str | Path, source: str | Path, force: bool) -> Path:
         OutputExistsError: ``path`` exists and ``force`` is false.
         CalibrationError: ``path`` is the input model.
     """
-    out = Path(path)
-    if out.exists() and Path(source).exists() and out.resolve() == Path(source).resolve():
-        raise CalibrationError(f"output {out} is the input model; choose another -o")
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out} already exists; use --force to overwrite")
-    return out
+    return check_targets([path], force=force, sources=[source])[0]
 
 
 def load_model(path: str | Path) -> Any:
@@ -86,18 +80,11 @@ def stamp(proto: Any, source: Any, precision: str, details: dict[str, Any]) -> N
 
 
 def save_model(proto: Any, path: Path) -> None:
-    """Write atomically (temp file + rename), creating parent folders."""
+    """Write atomically (:func:`nst.artifacts.staged`), with the usual umask permissions."""
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.partial")
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with staged(path) as tmp:
+        onnx.save_model(proto, str(tmp))
 
 
 def cpu_session(path: str | Path, threads: int = 0) -> Any:

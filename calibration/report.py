@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 import nst
+from nst.artifacts import sha256_file
 from nst.calibration.artifact import cpu_session, run
 from nst.calibration.metrics import psnr, ssim
 from nst.calibration.source import ImageFolderSource
 from nst.errors import CalibrationError, InputError, OutputExistsError
-from nst.fsutil import sha256_file
 
 #: Issue 6's targets, checked (not assumed) in every report.
 TARGETS = {"fp16_min_psnr_db": 40.0, "int8_min_psnr_db": 30.0, "int8_max_latency_ratio": 0.6}

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from nst.artifacts import sha256_file
 from nst.errors import InputError
-from nst.fsutil import sha256_file
 from nst.io import list_images, read_image
 
 if TYPE_CHECKING:

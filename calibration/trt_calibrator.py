@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nst.artifacts import staged
 from nst.calibration.source import CalibrationSource
 from nst.errors import CalibrationError, InputError, OutputError, require
-from nst.fsutil import atomic_output
 
 
 class DeviceMemory(Protocol):
@@ -81,7 +81,7 @@ def write_cache(path: Path, data: bytes) -> None:
         OutputError: The file cannot be written.
     """
     try:
-        with atomic_output(path) as tmp:
+        with staged(path) as tmp:
             tmp.write_bytes(bytes(data))
     except OSError as exc:
         raise OutputError(f"cannot write calibration cache {path}: {exc}") from exc

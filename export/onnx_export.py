@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 import nst
+from nst.artifacts import staged
 from nst.contract.metadata import ModelMetadata
 from nst.contract.spec import ExportSpec
 from nst.errors import ExportError, OutputExistsError
 from nst.export.validate import SizeCheck, validate_onnx
-from nst.fsutil import atomic_output
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
@@ -89,7 +89,7 @@ def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # 
 def _save_model(proto: onnx.ModelProto, path: Path) -> None:  # type: ignore[name-defined] # noqa: F821
     import onnx
 
-    with atomic_output(path) as tmp:
+    with staged(path) as tmp:
         onnx.save_model(proto, str(tmp))
 
 

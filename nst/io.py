@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import secrets
 import struct
 import threading
 import warnings
@@ -19,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
-from nst.errors import InputError, InputImageError, OutputError, OutputExistsError
+from nst.artifacts import check_targets, staged
+from nst.errors import InputError, InputImageError, OutputExistsError
 
 #: Largest image (width * height) read by default: twice Pillow's own warning limit, i.e. the
 #: size at which Pillow itself refuses to open a file (about a 13,377 x 13,377 image, ~2 GB
@@ -215,11 +214,7 @@ def check_writable(path: str | Path, *, force: bool = False) -> Path:
     if target.suffix.lower() not in _FORMATS:
         wanted = ", ".join(sorted(_FORMATS))
         raise InputError(f"cannot write {target}: unknown image suffix (use one of {wanted})")
-    if target.is_dir():
-        raise InputError(f"cannot write {target}: it is a folder")
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} already exists; use --force to overwrite")
-    return target
+    return check_targets([target], force=force)[0]
 
 
 def write_image(
@@ -425,23 +420,9 @@ def _to_uint8(array: np.ndarray, name: str, ndim: int) -> np.ndarray:
 
 
 def _atomic_save(image: Image.Image, target: Path, force: bool, **params: object) -> None:
-    """Save to a temporary file beside ``target``, then rename it into place."""
-    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
-    created = False
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # os.open (not NamedTemporaryFile) so the file gets the umask's mode, not 0600.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        created = True
-        with os.fdopen(fd, "wb") as fh:
+    """Save through :func:`nst.artifacts.staged` (temp file beside ``target``, fsync, rename)."""
+    with staged(target) as tmp:
+        with open(tmp, "wb") as fh:
             image.save(fh, format=_FORMATS[target.suffix.lower()], **params)
-            fh.flush()
-            os.fsync(fh.fileno())
         if not force and target.exists():  # appeared while we were writing
             raise OutputExistsError(f"{target} already exists; use --force to overwrite")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}") from exc
-    finally:
-        if created:
-            tmp.unlink(missing_ok=True)

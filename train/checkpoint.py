@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nst.artifacts import staged
 from nst.errors import CheckpointError
-from nst.fsutil import atomic_output
 from nst.train.models import build_model
 
 FORMAT = "nst-checkpoint/1"
@@ -22,7 +22,7 @@ _REQUIRED = ("format", "family", "model_config", "train_config", "styles", "stat
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically (temp file + rename) so a crash never leaves half a file."""
-    with atomic_output(path) as tmp:
+    with staged(path) as tmp:
         torch.save({"format": FORMAT, **payload}, tmp)
 
 

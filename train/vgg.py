@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nst.artifacts import sha256_file
 from nst.errors import WeightsError
-from nst.fsutil import sha256_file
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 VGG16_SHA256_PREFIX = "397923af"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nst
+from nst.artifacts import sha256_file
 from nst.contract.metadata import ModelMetadata
 from nst.contract.profiles import (
     Profile,
@@ -34,7 +35,6 @@ from nst.contract.profiles import (
     profiles_from_spec,
 )
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, require
-from nst.fsutil import sha256_file
 from nst.runtime.trt.cuda import CudaBackend, make_backend
 from nst.runtime.trt.sidecar import (
     Platform,

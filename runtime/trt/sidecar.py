@@ -14,11 +14,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst.artifacts import staged
 from nst.config import config_from_dict, config_to_dict
 from nst.contract.metadata import ModelMetadata
 from nst.contract.profiles import Profile
 from nst.errors import EngineCompatError, InputError, ModelError, OutputError, OutputExistsError
-from nst.fsutil import atomic_output
 
 SIDECAR_FORMAT = 1
 
@@ -195,7 +195,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     """
     target = Path(path)
     try:
-        with atomic_output(target) as tmp:
+        with staged(target) as tmp:
             tmp.write_bytes(data)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc

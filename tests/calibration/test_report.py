@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst.artifacts import sha256_file
 from nst.calibration.fp16 import convert_fp16
 from nst.calibration.int8 import Int8Options, quantize_int8
 from nst.calibration.report import ReportOptions, build_report, check_disjoint
 from nst.calibration.source import CalibrationMethod, ImageFolderSource
 from nst.errors import CalibrationError, OutputExistsError
-from nst.fsutil import sha256_file
 
 OPTIONS = ReportOptions(latency_size=32, latency_runs=1, grid_rows=2, grid_tile=24)
 MINMAX = Int8Options(method=CalibrationMethod.MINMAX)  # fastest; the INT8 tests cover the default

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst.artifacts import sha256_file
 from nst.contract.profiles import Profile, input_shapes, parse_profiles, parse_shape, profiles_from_spec
 from nst.contract.spec import ExportSpec, TensorSpec
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, OutputExistsError
-from nst.fsutil import sha256_file
 from nst.runtime.trt.build import (
     EngineConfig,
     build_command,

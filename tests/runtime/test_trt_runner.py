@@ -249,9 +249,9 @@ def test_info_reads_an_engine_from_its_sidecar(plan: Path) -> None:
 
 
 def test_stylize_opens_engines_with_the_trt_runner(plan: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nst.runtime.trt import runner as trt_module
     from nst.runtime.registry import open_runner
     from nst.runtime.stylizer import Stylizer
+    from nst.runtime.trt import runner as trt_module
 
     with pytest.raises(
         InputError, match=r"--providers applies to ONNX models; model\.plan is a TensorRT engine"
