@@ -20,17 +20,11 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, dynamic axes and metadata (an engine's from its sidecar)."""
-    from nst.runtime.onnxrt.runner import OrtRunner
-    from nst.runtime.registry import describe_engine, is_engine
+    from nst.runtime.registry import describe_model
     from nst.runtime.stylizer import default_model_path
 
     path = model or default_model_path()
-    engine: dict[str, object] = {}
-    if is_engine(path):
-        meta, engine = describe_engine(path)
-    else:
-        with OrtRunner(path, providers="cpu") as runner:
-            meta = runner.metadata
+    meta, engine = describe_model(path)
     spec = meta.spec
     data = {
         "model": str(path),

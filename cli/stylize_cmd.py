@@ -103,8 +103,8 @@ def stylize(
         bar = tqdm(total=len(jobs), disable=not progress or len(jobs) < 2, desc="stylize", unit="img")
         stylizer.run_jobs(jobs, force=force, on_done=lambda _job: bar.update(1))
         bar.close()
-        name = Path(getattr(stylizer.runner, "path", "model")).name
-        used = ",".join(getattr(stylizer.runner, "providers", []))
+        name = Path(stylizer.runner.path or "model").name
+        used = stylizer.runner.label
     where = jobs[0].target if len(jobs) == 1 else output
     typer.echo(
         f"stylized {len(jobs)} image(s) with {name} [{used}] in {time.perf_counter() - start:.2f}s -> {where}"

@@ -1,13 +1,17 @@
-"""Runner: the one place that checks inputs before any backend runs (Polygraphy's habit).
+"""Runner: the interface of every inference backend, and the one place that checks inputs.
 
-Subclasses implement only :meth:`Runner._infer` (and optionally ``_close``); names, dtypes,
-ranks, fixed dimensions, minimum sizes and batch agreement are checked here, so every backend
-raises the same :class:`~nst.errors.InputError` for the same mistake.
+Subclasses implement :meth:`Runner._infer` (and optionally :meth:`close`,
+:meth:`device_loop` and :attr:`label`); names, dtypes, ranks, fixed dimensions, minimum
+sizes and batch agreement are checked here, so every backend raises the same
+:class:`~nst.errors.InputError` for the same mistake (Polygraphy's habit). Runners are made
+by :func:`nst.runtime.registry.open_runner`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -21,11 +25,40 @@ Feed = dict[str, np.ndarray]
 
 
 class Runner(ABC):
-    """Runs one model. Use as a context manager or call :meth:`close`."""
+    """Runs one model. Use as a context manager or call :meth:`close`.
+
+    Attributes:
+        metadata: The model's nst metadata.
+        spec: Its I/O contract (``metadata.spec``).
+        path: The model file, when it came from one.
+    """
+
+    path: Path | None = None
 
     def __init__(self, metadata: ModelMetadata) -> None:
         self.metadata = metadata
         self.spec = metadata.spec
+
+    @property
+    def label(self) -> str:
+        """What runs the model, for summary lines (ONNX Runtime: its providers)."""
+        return type(self).__name__
+
+    @property
+    def precision(self) -> str:
+        """``fp32``, ``fp16`` or ``int8``: the model file's precision (``nst.precision`` metadata)."""
+        return self.metadata.extra.get("nst.precision", "fp32")
+
+    def device_loop(self, feed: Feed) -> Callable[[], None]:
+        """For benchmarks: stage ``feed`` on the device once; the closure re-runs the model on it.
+
+        Each call launches the network and waits for it; outputs stay on the device, so host
+        transfers are not timed. Backends without device-resident buffers raise.
+
+        Raises:
+            InputError: This runner has no device-resident loop (or was made without one).
+        """
+        raise InputError(f"{type(self).__name__} has no device-resident loop (GPU backends only)")
 
     def __enter__(self) -> Runner:
         return self

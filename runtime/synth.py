@@ -60,10 +60,10 @@ def synth_file(
     providers: str | Sequence[str] = "auto",
 ) -> SynthResult:  # fmt: skip
     """Synthesize a ``size`` = (width, height) texture from ``seed`` into ``output``."""
-    from nst.runtime.onnxrt.runner import OrtRunner  # the noise helpers above stay importable without ORT
+    from nst.runtime.registry import open_runner
 
     out = check_writable(output, force=force)
-    with OrtRunner(model, providers=providers) as runner:
+    with open_runner(model, providers=providers) as runner:
         rgb = synthesize(runner, size[0], size[1], seed)
     write_image(out, rgb, force=force)
     return SynthResult(out, size, seed)

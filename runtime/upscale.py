@@ -1,7 +1,7 @@
 """Super-resolution on the serving path: run an exported ``sr`` model on arrays and files.
 
-Torch-free (ONNX Runtime only). Alpha, when the input has it, is resized with bicubic
-interpolation; the network only sees RGB.
+Torch-free; any model file ``open_runner`` takes (ONNX or a TensorRT engine). Alpha, when the
+input has it, is resized with bicubic interpolation; the network only sees RGB.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PIL import Image
 from nst.errors import InputError, ModelError
 from nst.io import DEFAULT_MAX_PIXELS, check_writable, read_image, write_image
 from nst.runtime.base import Runner
-from nst.runtime.onnxrt.runner import OrtRunner
+from nst.runtime.registry import open_runner
 
 SR_FAMILY = "sr"
 
@@ -65,7 +65,7 @@ def upscale_file(
     """
     out = check_writable(target, force=force)
     image = read_image(source, max_pixels=max_pixels)
-    with OrtRunner(model, providers=providers) as runner:
+    with open_runner(model, providers=providers) as runner:
         check_sr_model(runner)
         rgb = upscale_array(runner, image.rgb)
     alpha = None

@@ -10,13 +10,9 @@ before the backend was set up.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import platform
 import shutil
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -36,7 +32,9 @@ from nst.bench.targets import (
     prepare,
 )
 from nst.errors import InputError
-from nst.runtime.onnxrt.runner import OrtRunner
+from nst.measure import machine_description, peak_rss_mb, reset_peak_rss, time_fn
+from nst.runtime.base import Runner
+from nst.runtime.registry import open_runner
 
 SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840)}
 
@@ -74,53 +72,6 @@ def size_of(name: str) -> tuple[int, int]:
     return SIZES.get(name) or _hxw(name)  # type: ignore[return-value]
 
 
-def machine_description(device_id: int | None = None) -> dict[str, str | int]:
-    """CPU, cores, Python, OS; plus ``gpu`` (its name) when ``device_id`` is given and a GPU answers."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    out: dict[str, str | int] = {"cpu": cpu, "cores": os.cpu_count() or 0,
-                                 "python": platform.python_version(),
-                                 "system": platform.platform(terse=True)}  # fmt: skip
-    name = gpu_name(device_id) if device_id is not None else None
-    if name:
-        out["gpu"] = name
-    return out
-
-
-def _reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def time_fn(fn: Callable[[], object], *, warmup: int, min_runs: int, min_seconds: float) -> list[float]:
-    """Run ``fn`` ``warmup`` times, then until both ``min_runs`` and ``min_seconds`` are met."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def run_bench(
     model: Path, sizes: Sequence[str], backends: Sequence[str], *, batches: Sequence[int] = (1,),
     engine: Path | None = None, device_id: int = 0, min_runs: int = 5, min_seconds: float = 2.0,
@@ -144,7 +95,7 @@ def run_bench(
         check_engine_shapes(engine, [(b, *size_of(s)) for s in sizes for b in batches])
     timing = {"warmup": warmup, "min_runs": min_runs, "min_seconds": min_seconds}
     cases = [] if into is None else into
-    with OrtRunner(model, providers="cpu") as runner:
+    with open_runner(model, providers="cpu") as runner:
         ctx = BenchContext(model, runner, engine=engine, device_id=device_id)
         try:
             rng = np.random.default_rng(0)
@@ -180,7 +131,7 @@ def check_engine_shapes(engine: Path, shapes: Sequence[tuple[int, int, int]]) ->
         )
 
 
-def bench_feed(runner: OrtRunner, image: np.ndarray) -> dict[str, np.ndarray]:
+def bench_feed(runner: Runner, image: np.ndarray) -> dict[str, np.ndarray]:
     """The image batch plus every other input a model needs, in graph order: seeded noise
     (texture_style), style 0 (multi-style nets, uniform masks for StyleBank) or a random
     256 x 256 style image (style-swap)."""
@@ -205,10 +156,10 @@ def _measure(
     gpu_before = gpu_memory_used_mb(ctx.device_id) if backend in GPU_BACKENDS else None
     prepared = prepare(backend, ctx, feed)
     try:
-        _reset_peak()
+        reset_peak_rss()
         times = time_fn(prepared.run, warmup=int(timing["warmup"]), min_runs=int(timing["min_runs"]),
                         min_seconds=timing["min_seconds"])  # fmt: skip
-        rss = _peak_rss_mb()
+        rss = peak_rss_mb()
         gpu_after = gpu_memory_used_mb(ctx.device_id) if gpu_before is not None else None
     finally:
         prepared.close()
@@ -222,7 +173,8 @@ def _measure(
 def write_results(cases: Sequence[BenchCase], model: Path, out_dir: Path, tag: str) -> tuple[Path, Path]:
     """Write ``<tag>.json`` and ``<tag>.md`` into ``out_dir`` (a results file is replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    machine = machine_description(0 if any(c.backend in GPU_BACKENDS for c in cases) else None)
+    gpu = gpu_name(0) if any(c.backend in GPU_BACKENDS for c in cases) else None
+    machine = machine_description(gpu=gpu)
     record = {
         "nst_version": nst.__version__, "model": model.name,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine,

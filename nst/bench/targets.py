@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from nst.errors import InputError, MissingDependencyError, did_you_mean
-from nst.runtime.onnxrt.runner import OrtRunner
+from nst.runtime.base import Runner
+from nst.runtime.registry import open_runner
 
 CPU_BACKENDS = ("ort-cpu", "torch-eager")
 GPU_BACKENDS = ("ort-cuda", "ort-cuda-fp16", "ort-trt-fp16", "trt", "torch-cuda", "torch-cuda-fp16",
@@ -50,7 +51,6 @@ class Prepared:
     precision: str
     run: Callable[[], object]
     close: Callable[[], None] = lambda: None
-    gpu: bool = False
 
 
 @dataclass
@@ -58,7 +58,7 @@ class BenchContext:
     """What every backend may need: the model, its CPU runner (metadata), an engine, a temp dir."""
 
     model: Path
-    runner: OrtRunner
+    runner: Runner
     engine: Path | None = None
     device_id: int = 0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nst-bench-")))
@@ -142,26 +142,25 @@ def _ort_gpu(ctx: BenchContext, feed: dict[str, np.ndarray], *, fp16: bool, tens
     cache = ctx.workdir / "trt-ep-cache" if tensorrt else None
     options = OrtGpuOptions(device_id=ctx.device_id, io_binding=True, cuda_graph=not tensorrt,
                             trt_fp16=tensorrt, trt_cache_dir=cache)  # fmt: skip
-    runner = OrtRunner(model, providers=providers, gpu=options)
+    runner = open_runner(model, providers=providers, gpu=options)
     try:
         run = runner.device_loop(feed)
     except BaseException:
         runner.close()
         raise
-    return Prepared("fp16" if fp16 or tensorrt else "fp32", run, runner.close, gpu=True)
+    return Prepared("fp16" if fp16 or tensorrt else "fp32", run, runner.close)
 
 
 def _trt(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
-    from nst.runtime.trt.runner import TrtRunner
-
-    assert ctx.engine is not None  # check_backends requires it
-    runner = TrtRunner(ctx.engine, device=ctx.device_id, cuda_graph=True)
+    if ctx.engine is None:
+        raise InputError("target trt needs --engine MODEL.plan (from nst build-engine)")
+    runner = open_runner(ctx.engine, device=ctx.device_id, cuda_graph=True)
     try:
         run = runner.device_loop(feed)
     except BaseException:
         runner.close()
         raise
-    return Prepared("+".join(runner.sidecar.precisions), run, runner.close, gpu=True)
+    return Prepared(runner.precision, run, runner.close)
 
 
 def torch_net(ctx: BenchContext) -> Any:
@@ -202,7 +201,7 @@ def _torch(
         if compile:
             torch._dynamo.reset()  # a fresh compile per case, no recompile limit across cases
 
-    return Prepared("fp16" if fp16 else "fp32", run, close, gpu=gpu)
+    return Prepared("fp16" if fp16 else "fp32", run, close)
 
 
 FACTORIES: dict[str, Callable[[BenchContext, dict[str, np.ndarray]], Prepared]] = {

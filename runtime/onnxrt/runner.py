@@ -118,6 +118,10 @@ class OrtRunner(Runner):
         """Providers the session actually uses."""
         return list(self.session.get_providers())
 
+    @property
+    def label(self) -> str:
+        return ",".join(self.providers)
+
     def _infer(self, feed: Feed) -> Feed:
         feed = {n: a.astype(self.input_dtypes[n], copy=False) for n, a in feed.items()}  # FP16 models
         try:
