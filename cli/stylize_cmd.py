@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from nst.cli.app import app, handle_errors
+from nst.errors import InputError, did_you_mean
+
+METHODS = ("feedforward", "gatys", "optimize")
+PIXEL_METHODS = ("gatys", "optimize")
+
+
+def check_method(method: str) -> str:
+    """Return ``method`` if it is one of :data:`METHODS`; else an InputError with a hint."""
+    if method not in METHODS:
+        hint = did_you_mean(method, METHODS)
+        raise InputError(f"unknown --method {method!r}{hint}; choose one of {', '.join(METHODS)}")
+    return method
 
 
 @app.command()
@@ -57,55 +70,52 @@ def stylize(
     ] = None,
 ) -> None:
     """Stylize images with an exported model (the bundled default when none is given)."""
-    from tqdm import tqdm
-
-    from nst.cli.pixel_methods import PIXEL_METHODS, check_method, stylize_pixels_cli
-    from nst.errors import InputError
     from nst.io import DEFAULT_MAX_PIXELS
     from nst.runtime.registry import MODEL_SUFFIXES
-    from nst.runtime.style_inputs import load_masks, parse_weights
-    from nst.runtime.stylizer import Stylizer, plan_outputs
+    from nst.runtime.stylize_job import StylizeOptions
+    from nst.runtime.stylize_job import stylize as run_stylize
 
     if check_method(method) in PIXEL_METHODS:
         flags = (("--seed", seed), ("--providers", providers), ("--batch-size", batch_size))
         given = [flag for flag, value in flags if value is not None]
         if given:
             raise InputError(f"{', '.join(given)} apply to models, not --method {method} (torch on the CPU)")
-        summary = stylize_pixels_cli(method, paths, output, model=model, style=style, style_image=style_image,
-                                     iters=iters, force=force, max_pixels=max_pixels, progress=progress,
-                                     model_options=style_weights is not None or bool(mask))  # fmt: skip
-        typer.echo(summary)
-        return
-    inputs = list(paths)
-    if inputs and inputs[0].suffix.lower() in MODEL_SUFFIXES:
-        if model is not None:
-            raise InputError(f"two models given: {model} and {inputs[0]}")
-        model = inputs.pop(0)
-    if not inputs:
-        raise InputError("no input images given")
-    jobs = plan_outputs(inputs, output, force=force)  # every target checked before any work
-    start = time.perf_counter()
-    with Stylizer(model, providers=providers or "auto", batch_size=4 if batch_size is None else batch_size,
-                  max_pixels=max_pixels or DEFAULT_MAX_PIXELS, seed=seed) as stylizer:  # fmt: skip
-        weights = parse_weights(style_weights) if style_weights is not None else None
-        shapes = {t.name: t.shape for t in stylizer.extra_specs}
-        if mask and "style_masks" not in shapes:
-            raise InputError(f"--mask needs a stylebank model, not {stylizer.runner.metadata.family}")
-        masks = load_masks(mask, int(shapes["style_masks"][1])) if mask else None
-        if style is not None or weights is not None or masks is not None:
-            stylizer.extra = stylizer.extra_inputs(style=style, style_weights=weights, masks=masks)
-        if style_image is not None:
-            from nst.runtime.style_image import style_image_feed
+        if model is not None or any(p.suffix.lower() in MODEL_SUFFIXES for p in paths):
+            raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")
+        if style_weights is not None or mask:
+            raise InputError(f"--style-weights and --mask apply to multi-style models, not --method {method}")
+        from nst.train.pixel import PixelOptions, pixel_stylize
 
-            meta = stylizer.runner.metadata
-            feed = style_image_feed(stylizer.runner.spec.inputs, meta.family, style_image)
-            stylizer.extra = {**(stylizer.extra or {}), **feed}
-        bar = tqdm(total=len(jobs), disable=not progress or len(jobs) < 2, desc="stylize", unit="img")
-        stylizer.run_jobs(jobs, force=force, on_done=lambda _job: bar.update(1))
-        bar.close()
-        name = Path(stylizer.runner.path or "model").name
-        used = stylizer.runner.label
-    where = jobs[0].target if len(jobs) == 1 else output
-    typer.echo(
-        f"stylized {len(jobs)} image(s) with {name} [{used}] in {time.perf_counter() - start:.2f}s -> {where}"
-    )
+        result = pixel_stylize(PixelOptions(method, tuple(paths), output, style=None if style is None else
+                                            Path(style), style_image=style_image, iters=iters, force=force,
+                                            max_pixels=max_pixels, progress=progress))  # fmt: skip
+        typer.echo(result.summary())
+        return
+    options = StylizeOptions(
+        tuple(paths), output, model=model, providers=providers or "auto",
+        batch_size=4 if batch_size is None else batch_size, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        force=force, style=style, style_weights=style_weights, masks=tuple(mask), seed=seed,
+        style_image=style_image,
+    )  # fmt: skip
+    with _progress(progress) as on_done:
+        stylized = run_stylize(options, on_done=on_done)
+    typer.echo(stylized.summary())
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """An ``on_done(done, total)`` callback drawing a tqdm bar for two or more images."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, disable=not enabled or total < 2, desc="stylize", unit="img"))
+        bars[0].update(1)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()

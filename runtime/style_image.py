@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from nst.contract.spec import TensorSpec
 from nst.errors import InputError
-from nst.io import DEFAULT_MAX_PIXELS, read_image
+from nst.io import DEFAULT_MAX_PIXELS
+from nst.jobs import DEFAULT_STYLE_SIDE, load_style_image
 
 STYLE_INPUT = "style"
-DEFAULT_STYLE_SIDE = 256
 
 
 def style_image_feed(
@@ -34,23 +33,3 @@ def style_image_feed(
     if STYLE_INPUT not in {t.name for t in inputs}:
         raise InputError(f"--style-image needs a style-swap model (input 'style'), not a {family} model")
     return {STYLE_INPUT: load_style_image(path, short_side=short_side, max_pixels=max_pixels)}
-
-
-def load_style_image(
-    path: str | Path, *, short_side: int = DEFAULT_STYLE_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> np.ndarray:
-    """The style image as (1, 3, Hs, Ws) float32 in [0, 1], short side resized to ``short_side``.
-
-    Raises:
-        InputError: ``short_side`` is below 16.
-        InputImageError: The style image cannot be read.
-    """
-    if short_side < 16:
-        raise InputError(f"style short side must be >= 16, got {short_side}")
-    rgb = read_image(path, max_pixels=max_pixels).rgb  # (H, W, 3)
-    h, w = rgb.shape[:2]
-    scale = short_side / min(h, w)
-    size = (max(16, round(w * scale)), max(16, round(h * scale)))
-    resized = Image.fromarray((rgb * 255).round().astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
-    array = np.asarray(resized, dtype=np.float32) / 255.0  # (Hs, Ws, 3)
-    return np.ascontiguousarray(array.transpose(2, 0, 1)[None])

@@ -20,7 +20,6 @@ Any other model input (a style image, noise) goes in ``inputs={name: array or fn
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -30,14 +29,12 @@ import numpy as np
 from nst.errors import InputError
 from nst.io import (
     DEFAULT_MAX_PIXELS,
-    IMAGE_SUFFIXES,
     LoadedImage,
-    check_writable,
     image_from_array,
-    list_images,
     read_image,
     write_image,
 )
+from nst.jobs import Job, plan_outputs
 from nst.runtime.base import Runner
 from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
@@ -48,43 +45,6 @@ DEFAULT_MODEL = "default_model.onnx"
 def default_model_path() -> Path:
     """Path of the model shipped inside the package."""
     return Path(str(resources.files("nst.assets") / DEFAULT_MODEL))
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its result goes."""
-
-    source: Path
-    target: Path
-
-
-def plan_outputs(inputs: Sequence[str | Path], output: str | Path, *, force: bool = False) -> list[Job]:
-    """Map inputs (files or folders) to output files, checking every target before any work.
-
-    One input file with an image-suffixed ``output`` writes that file; otherwise ``output`` is
-    a folder receiving ``<stem>.png`` per input.
-
-    Raises:
-        InputImageError: Missing inputs or empty folders.
-        OutputExistsError: A target exists and ``force`` is false (nothing is written).
-        InputError: Two inputs would write the same output file.
-    """
-    files = list_images(inputs)
-    out = Path(output)
-    single = len(files) == 1 and not any(Path(p).is_dir() for p in inputs)
-    if single and out.suffix.lower() in IMAGE_SUFFIXES:
-        jobs = [Job(files[0], out)]
-    elif out.suffix.lower() in IMAGE_SUFFIXES:
-        raise InputError(f"{len(files)} input images need an output folder, not the file {out}")
-    else:
-        jobs = [Job(f, out / f"{f.stem}.png") for f in files]
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.target in seen:
-            raise InputError(f"{seen[job.target]} and {job.source} would both write {job.target}")
-        seen[job.target] = job.source
-        check_writable(job.target, force=force)
-    return jobs
 
 
 class Stylizer:

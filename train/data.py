@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from nst.errors import InputError
 from nst.io import list_images, read_image
+from nst.jobs import resize_short_side
 
 _CACHE_LIMIT = 512  # decoded images kept in memory; larger folders are read each time
 
@@ -17,17 +17,6 @@ _CACHE_LIMIT = 512  # decoded images kept in memory; larger folders are read eac
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) float32 in [0, 1] -> (3, H, W) tensor."""
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
-
-
-def resize_short_side(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize (H, W, 3) float32 so its shorter side is ``size`` (Lanczos)."""
-    h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    channels = [
-        np.asarray(Image.fromarray(rgb[:, :, i]).resize(new, Image.Resampling.LANCZOS)) for i in range(3)
-    ]  # mode "F" keeps float precision
-    return np.clip(np.stack(channels, axis=2), 0.0, 1.0).astype(np.float32)
 
 
 def load_style(path: str | Path, size: int) -> torch.Tensor:

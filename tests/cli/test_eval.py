@@ -7,8 +7,9 @@ from typer.testing import CliRunner
 
 from nst.cli.eval_cmd import parse_iters
 from nst.cli.main import app
-from nst.cli.pixel_methods import check_method, run_gatys_stylize
+from nst.cli.stylize_cmd import check_method
 from nst.errors import InputError, OutputExistsError
+from nst.train.pixel import run_gatys_stylize
 
 cli = CliRunner()
 

@@ -1,42 +1,31 @@
-"""``nst stylize --method gatys|optimize``: stylization by optimising each photo's pixels.
+"""Stylization by optimising each photo's pixels (``nst stylize --method gatys|optimize``).
 
 * ``gatys``: Gatys et al. 2016, L-BFGS on the content + Gram style loss (``--style S.jpg``).
 * ``optimize``: Chen & Schmidt 2016's optimisation variant of style-swap, L-BFGS towards the
   style-swapped VGG relu3_1 features plus a TV prior (``--style-image S.jpg``); no model.
 
-Kept apart from :mod:`nst.cli.stylize_cmd`, which only dispatches here, so that command stays a
-thin option parser and these paths can be called from Python too.
+The job function is :func:`pixel_stylize` (``PixelOptions`` -> ``PixelResult``); the CLI
+only builds the options. ``run_gatys_stylize`` / ``run_swap_optimize`` are the per-method
+drivers with every knob.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nst.errors import InputError, did_you_mean
+from nst.errors import InputError
+from nst.jobs import Job, load_style_image, plan_outputs, resize_short_side
 
-if TYPE_CHECKING:
-    from nst.runtime.stylizer import Job
-
-METHODS = ("feedforward", "gatys", "optimize")
 PIXEL_METHODS = ("gatys", "optimize")
-
-
-def check_method(method: str) -> str:
-    """Return ``method`` if it is one of :data:`METHODS`; else an InputError with a hint."""
-    if method not in METHODS:
-        hint = did_you_mean(method, METHODS)
-        raise InputError(f"unknown --method {method!r}{hint}; choose one of {', '.join(METHODS)}")
-    return method
 
 
 def _plan(inputs: Sequence[str | Path], output: str | Path, *, size: int | None, force: bool) -> list[Job]:
     """Check ``size`` and plan every output, refusing before any expensive work."""
-    from nst.runtime.stylizer import plan_outputs
-
     if size is not None and size < 16:
         raise InputError(f"--size must be >= 16, got {size}")
     return plan_outputs(inputs, output, force=force)
@@ -145,7 +134,6 @@ def run_swap_optimize(
     import torch
     from tqdm import tqdm
 
-    from nst.runtime.style_image import load_style_image
     from nst.train.loop import resolve_device
     from nst.train.models.blocks import pad_to_multiple
     from nst.train.models.styleswap import StyleSwapConfig, StyleSwapNet, styleswap_optimize
@@ -204,8 +192,6 @@ def _resized(
     """Short side to ``size`` (Lanczos), alpha along; unchanged when ``size`` is None."""
     from PIL import Image
 
-    from nst.train.data import resize_short_side
-
     if size is None:
         return rgb, alpha
     out = resize_short_side(rgb, size)
@@ -215,54 +201,73 @@ def _resized(
     return out, alpha
 
 
-def stylize_pixels_cli(
-    method: str, paths: Sequence[Path], output: Path, *, model: Path | None, style: str | None,
-    style_image: Path | None, iters: int, force: bool, max_pixels: int | None, progress: bool,
-    model_options: bool,
-) -> str:  # fmt: skip
-    """What ``nst stylize --method gatys|optimize`` does: check the options, run, return the summary.
+@dataclass(frozen=True)
+class PixelOptions:
+    """What ``nst stylize --method gatys|optimize`` asks for.
 
-    Args:
+    Attributes:
         method: ``gatys`` or ``optimize``.
-        paths: The command's positional paths (a model file is refused: no model is used).
-        output: Output file or folder.
-        model: ``--model`` (refused).
-        style: ``--style``: the style image for ``gatys`` (refused for ``optimize``).
-        style_image: ``--style-image``: the style image for ``optimize`` (refused for ``gatys``).
-        iters: ``--iters``.
-        force: ``--force``.
-        max_pixels: ``--max-pixels``.
-        progress: ``--progress``.
-        model_options: Whether model-only options (``--style-weights``, ``--mask``) were given.
+        inputs: Image files and/or folders.
+        output: Output file (one input) or folder.
+        style: The style image of ``gatys`` (``--style``).
+        style_image: The style image of ``optimize`` (``--style-image``).
+        iters: L-BFGS iterations per image.
+        force: Overwrite existing outputs.
+        max_pixels: Refuse inputs larger than this many pixels.
+        progress: Show a progress bar per image.
+    """
+
+    method: str
+    inputs: tuple[Path, ...]
+    output: Path
+    style: Path | None = None
+    style_image: Path | None = None
+    iters: int = 300
+    force: bool = False
+    max_pixels: int | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class PixelResult:
+    """Files written by :func:`pixel_stylize`, what made them and how long it took."""
+
+    written: list[Path]
+    method: str
+    seconds: float
+    output: Path
+
+    def summary(self) -> str:
+        where = self.written[0] if len(self.written) == 1 else self.output
+        return f"stylized {len(self.written)} image(s) with {self.method} in {self.seconds:.1f}s -> {where}"
+
+
+def pixel_stylize(options: PixelOptions) -> PixelResult:
+    """Run ``options.method`` on every input (see :class:`PixelOptions`).
 
     Raises:
-        InputError: A model, a model-only option or the other method's style option given, no
-            inputs, or no style.
+        InputError: Not a pixel method, no inputs, the other method's style option, or what
+            the method's driver refuses.
+        OutputExistsError: A target exists and ``force`` is false (nothing is computed).
     """
-    import time
-
+    method = options.method
     if method not in PIXEL_METHODS:
         raise InputError(f"not a pixel method: {method!r} (choose from {', '.join(PIXEL_METHODS)})")
-    from nst.runtime.registry import MODEL_SUFFIXES
-
-    if model is not None or any(Path(p).suffix.lower() in MODEL_SUFFIXES for p in paths):
-        raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")
-    if model_options:
-        raise InputError(f"--style-weights and --mask apply to multi-style models, not --method {method}")
-    if not paths:
+    if not options.inputs:
         raise InputError("no input images given")
     start = time.perf_counter()
     if method == "gatys":
-        if style_image is not None:
+        if options.style_image is not None:
             raise InputError("--method gatys takes its style image as --style S.jpg, not --style-image")
-        written = run_gatys_stylize(paths, output, style, iters=iters, force=force, max_pixels=max_pixels,
-                                    progress=progress)  # fmt: skip
-        what = f"Gatys L-BFGS ({iters} it)"
+        written = run_gatys_stylize(options.inputs, options.output, options.style, iters=options.iters,
+                                    force=options.force, max_pixels=options.max_pixels,
+                                    progress=options.progress)  # fmt: skip
+        what = f"Gatys L-BFGS ({options.iters} it)"
     else:
-        if style is not None:
+        if options.style is not None:
             raise InputError("--method optimize takes its style image as --style-image S.jpg, not --style")
-        written = run_swap_optimize(paths, output, style_image, iters=iters, force=force,
-                                    max_pixels=max_pixels, progress=progress)  # fmt: skip
-        what = f"style-swap L-BFGS ({iters} it)"
-    where = written[0] if len(written) == 1 else output
-    return f"stylized {len(written)} image(s) with {what} in {time.perf_counter() - start:.1f}s -> {where}"
+        written = run_swap_optimize(options.inputs, options.output, options.style_image,
+                                    iters=options.iters, force=options.force,
+                                    max_pixels=options.max_pixels, progress=options.progress)  # fmt: skip
+        what = f"style-swap L-BFGS ({options.iters} it)"
+    return PixelResult(written, what, time.perf_counter() - start, options.output)

@@ -1,4 +1,4 @@
-"""``nst stylize --method optimize``: style-swap's optimisation variant on pixels (no model)."""
+"""Pixel methods (``nst stylize --method optimize|gatys``): ``pixel_stylize``, style-swap's optimisation."""
 
 from pathlib import Path
 
@@ -8,8 +8,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nst.cli.main import app
-from nst.cli.pixel_methods import run_swap_optimize, stylize_pixels_cli
 from nst.errors import InputError, OutputExistsError
+from nst.train.pixel import PixelOptions, pixel_stylize, run_swap_optimize
 
 cli = CliRunner()
 
@@ -77,9 +77,10 @@ def test_pixel_cli_refuses_the_other_methods_style_option(
 ) -> None:
     src = _photo(tmp_path / "p.png", 20, 20)
     with pytest.raises(InputError) as info:
-        stylize_pixels_cli(method, [src], tmp_path / "o.png", model=None, style=style,
-                           style_image=None if style_image is None else Path(style_image), iters=1,
-                           force=False, max_pixels=None, progress=False, model_options=False)  # fmt: skip
+        options = PixelOptions(method, (src,), tmp_path / "o.png", iters=1, progress=False,
+                               style=None if style is None else Path(style),
+                               style_image=None if style_image is None else Path(style_image))  # fmt: skip
+        pixel_stylize(options)
     assert str(info.value) == message
 
 
