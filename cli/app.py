@@ -54,8 +54,7 @@ def parse_key_values(items: list[str], what: str) -> dict[str, Any]:
 
 
 def human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+    """``1536`` -> ``1.5 KB``."""
+    from nst.artifacts import human_size
+
+    return human_size(n)

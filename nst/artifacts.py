@@ -103,6 +103,16 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def human_size(n: int) -> str:
+    """``1536`` -> ``1.5 KB`` (binary units, as file managers show)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
