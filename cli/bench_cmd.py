@@ -9,7 +9,7 @@ import typer
 
 from nst.cli.app import app, handle_errors
 
-BACKEND_HELP = (
+TARGET_HELP = (
     "ort-cpu, torch-eager; GPU: ort-cuda, ort-cuda-fp16, ort-trt-fp16, trt (needs --engine), torch-cuda, "
     "torch-cuda-fp16, torch-compile-cuda-fp16 (repeat)."
 )
@@ -24,7 +24,7 @@ def bench(
         "512",
         "720p",
     ],
-    backend: Annotated[list[str], typer.Option("--backend", help=BACKEND_HELP)] = [  # noqa: B006
+    target: Annotated[list[str], typer.Option("--target", "--backend", help=TARGET_HELP)] = [  # noqa: B006
         "ort-cpu",
         "torch-eager",
     ],
@@ -32,37 +32,36 @@ def bench(
         list[int], typer.Option("--batch", help="Batch size (repeat: the report gives the best throughput).")
     ] = [1],  # noqa: B006
     engine: Annotated[
-        Path | None, typer.Option(help="TensorRT engine (.plan from nst build-engine) for --backend trt.")
+        Path | None, typer.Option(help="TensorRT engine (.plan from nst build-engine) for --target trt.")
     ] = None,
-    device: Annotated[int, typer.Option(help="CUDA device index for GPU backends.")] = 0,
+    device: Annotated[int, typer.Option(help="CUDA device index for GPU targets.")] = 0,
     min_runs: Annotated[int, typer.Option(help="Timed runs per case, at least.")] = 5,
     min_seconds: Annotated[float, typer.Option(help="Seconds per case, at least.")] = 2.0,
     out_dir: Annotated[Path, typer.Option(help="Where JSON and markdown go.")] = Path("benchmarks"),
     tag: Annotated[
         str | None,
-        typer.Option(help="Results file name without suffix (default: cpu, or gpu with a GPU backend)."),
+        typer.Option(help="Results file name without suffix (default: cpu, or gpu with a GPU target)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
 ) -> None:
-    """Benchmark backends on the same net; writes JSON + markdown into benchmarks/."""
+    """Benchmark targets on the same net; writes JSON + markdown into benchmarks/."""
+    from nst.artifacts import check_targets
     from nst.bench.run import BenchCase, parse_sizes, run_bench, speedups, write_results
-    from nst.bench.targets import GPU_BACKENDS, check_backends
-    from nst.errors import InputError, NstError, OutputExistsError
+    from nst.bench.targets import GPU_TARGETS, check_target_names
+    from nst.errors import InputError, NstError
     from nst.runtime.stylizer import default_model_path
 
     if min_runs < 1 or device < 0:
         raise InputError("--min-runs must be >= 1 and --device >= 0")
     parse_sizes(size)
-    check_backends(list(backend), engine)  # option errors first, then existing results
-    name = tag or ("gpu" if any(b in GPU_BACKENDS for b in backend) else "cpu")
-    for suffix in (".json", ".md"):
-        target = out_dir / f"{name}{suffix}"
-        if target.exists() and not force:  # refuse before measuring
-            raise OutputExistsError(f"{target} already exists; use --force to overwrite (or --tag NAME)")
+    check_target_names(list(target), engine)  # option errors first, then existing results
+    name = tag or ("gpu" if any(b in GPU_TARGETS for b in target) else "cpu")
+    results = [out_dir / f"{name}{suffix}" for suffix in (".json", ".md")]
+    check_targets(results, force=force, what=" (or --tag NAME)")  # refuse before measuring
     path = model or default_model_path()
     cases: list[BenchCase] = []
     try:
-        run_bench(path, size, backend, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
+        run_bench(path, size, target, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
                   min_seconds=min_seconds, into=cases,
                   progress=lambda what: typer.echo(f"  measuring {what}", err=True))  # fmt: skip
     except NstError as exc:

@@ -63,8 +63,8 @@ def markdown(report: EvalReport) -> str:
         f"- Objective ({report.objective_source}): {objective}.",
         "- Gatys: L-BFGS (strong Wolfe line search) on the pixels, initialised with the photo, seed 0; "
         "iterations " + ", ".join(map(str, report.iters)) + " are snapshots of one run.",
-        f"- Machine: {report.machine['processor']}, {report.machine['cpu_count']} CPU cores, "
-        f"torch {report.machine['torch']} ({report.machine['torch_threads']} threads), "
+        f"- Machine: {report.machine['cpu']}, {report.machine['cores']} CPU cores, "
+        f"torch {report.machine['torch']} ({report.machine['threads']} threads), "
         f"onnxruntime {report.machine['onnxruntime']}.",
         "- Losses are the weighted terms of the training objective (lower is better); times are "
         "per image (model: median of 3 warm runs; Gatys: wall time to reach the iteration).",

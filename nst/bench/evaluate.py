@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +27,7 @@ import torch
 from nst.config import config_from_dict
 from nst.errors import InputError, ModelError, OutputExistsError
 from nst.io import list_images, read_image, write_image
+from nst.measure import machine_description, time_fn
 from nst.train.config import TrainConfig
 from nst.train.data import resize_short_side, to_tensor
 from nst.train.gatys import GatysConfig, PerceptualLoss, gatys_stylize
@@ -206,12 +204,9 @@ def _objective(
 def _score_model(stylizer: Any, rgb: np.ndarray, loss: PerceptualLoss) -> tuple[np.ndarray, MethodScore]:
     """Run the model once to warm up, then time three runs (median); score its output."""
     batch = rgb.transpose(2, 0, 1)[None].astype(np.float32)  # (1, 3, H, W)
-    out = stylizer.stylize_batch(batch)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        out = stylizer.stylize_batch(batch)
-        times.append(time.perf_counter() - start)
+    outputs = []
+    times = time_fn(lambda: outputs.append(stylizer.stylize_batch(batch)), warmup=1, min_runs=3)
+    out = outputs[-1]
     output = torch.from_numpy(np.clip(out, 0.0, 1.0)).to(loss.device)  # (1, 3, H, W)
     losses = _losses(loss, output, rgb)
     return np.ascontiguousarray(output[0].permute(1, 2, 0).cpu().numpy()), MethodScore(
@@ -276,11 +271,8 @@ def _read_cache(
 def _machine() -> dict[str, Any]:
     import onnxruntime
 
-    return {
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-    }  # fmt: skip
+    versions = {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    return machine_description(versions=versions, threads=torch.get_num_threads())
 
 
 def _write(report: EvalReport, grid_rows: list[list[np.ndarray]]) -> None:

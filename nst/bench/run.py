@@ -1,11 +1,11 @@
-"""``nst bench``: latency/throughput/memory of backends on the same net, written to
+"""``nst bench``: latency/throughput/memory of targets on the same net, written to
 ``benchmarks/`` as JSON and a markdown table.
 
-Backends are listed in :mod:`nst.bench.targets` (ONNX Runtime CPU/CUDA/TensorRT EP,
+Targets are listed in :mod:`nst.bench.targets` (ONNX Runtime CPU/CUDA/TensorRT EP,
 TensorRT engines, PyTorch eager/compile baselines). Memory: peak RSS of the process during a
 case (Linux: reset through ``/proc/self/clear_refs`` before each case), so it includes the
 runtime; for GPU cases also the device memory in use after the case above what was in use
-before the backend was set up.
+before the target was set up.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 
 import nst
 from nst.bench.targets import (
-    GPU_BACKENDS,
+    GPU_TARGETS,
     BenchContext,
-    check_backends,
+    check_target_names,
     gpu_memory_used_mb,
     gpu_name,
     preflight,
@@ -41,9 +41,9 @@ SIZES = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (10
 
 @dataclass(frozen=True)
 class BenchCase:
-    """One measured (backend, precision, size, batch)."""
+    """One measured (target, precision, size, batch)."""
 
-    backend: str
+    target: str
     precision: str
     size: str
     batch: int
@@ -73,20 +73,20 @@ def size_of(name: str) -> tuple[int, int]:
 
 
 def run_bench(
-    model: Path, sizes: Sequence[str], backends: Sequence[str], *, batches: Sequence[int] = (1,),
+    model: Path, sizes: Sequence[str], targets: Sequence[str], *, batches: Sequence[int] = (1,),
     engine: Path | None = None, device_id: int = 0, min_runs: int = 5, min_seconds: float = 2.0,
     warmup: int = 2, progress: Callable[[str], None] | None = None, into: list[BenchCase] | None = None,
 ) -> list[BenchCase]:  # fmt: skip
-    """Measure every (size, batch, backend); see :mod:`nst.bench.targets` for backends.
+    """Measure every (size, batch, target); see :mod:`nst.bench.targets` for targets.
 
     Cases are appended to ``into`` (when given) as they finish, so a caller keeps what was
     measured before a failure.
 
     Raises:
-        InputError: Unknown backend or size, a batch < 1, ``trt`` without ``engine``.
-        MissingDependencyError: A backend cannot run on this machine (checked before any timing).
+        InputError: Unknown target or size, a batch < 1, ``trt`` without ``engine``.
+        MissingDependencyError: A target cannot run on this machine (checked before any timing).
     """
-    chosen = check_backends(list(backends), engine)
+    chosen = check_target_names(list(targets), engine)
     sizes = parse_sizes(sizes)
     if not batches or min(batches) < 1:
         raise InputError(f"batch sizes must be >= 1, got {list(batches)}")
@@ -103,10 +103,10 @@ def run_bench(
                 h, w = size_of(size)
                 for batch in batches:
                     feed = bench_feed(runner, rng.random((batch, 3, h, w), dtype=np.float32))
-                    for backend in chosen:
+                    for target in chosen:
                         if progress:
-                            progress(f"{backend} {size} batch {batch}")
-                        cases.append(_measure(backend, ctx, feed, size, batch, timing))
+                            progress(f"{target} {size} batch {batch}")
+                        cases.append(_measure(target, ctx, feed, size, batch, timing))
         finally:
             shutil.rmtree(ctx.workdir, ignore_errors=True)
     return cases
@@ -150,11 +150,11 @@ def bench_feed(runner: Runner, image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _measure(
-    backend: str, ctx: BenchContext, feed: dict[str, np.ndarray], size: str, batch: int,
+    target: str, ctx: BenchContext, feed: dict[str, np.ndarray], size: str, batch: int,
     timing: Mapping[str, float],
 ) -> BenchCase:  # fmt: skip
-    gpu_before = gpu_memory_used_mb(ctx.device_id) if backend in GPU_BACKENDS else None
-    prepared = prepare(backend, ctx, feed)
+    gpu_before = gpu_memory_used_mb(ctx.device_id) if target in GPU_TARGETS else None
+    prepared = prepare(target, ctx, feed)
     try:
         reset_peak_rss()
         times = time_fn(prepared.run, warmup=int(timing["warmup"]), min_runs=int(timing["min_runs"]),
@@ -166,14 +166,14 @@ def _measure(
     p50 = statistics.median(times)
     p95 = float(np.percentile(times, 95))
     gpu_mb = gpu_after - gpu_before if gpu_after is not None and gpu_before is not None else None
-    return BenchCase(backend, prepared.precision, size, batch, p50 * 1e3, p95 * 1e3, batch / p50, rss,
+    return BenchCase(target, prepared.precision, size, batch, p50 * 1e3, p95 * 1e3, batch / p50, rss,
                      len(times), gpu_mb)  # fmt: skip
 
 
 def write_results(cases: Sequence[BenchCase], model: Path, out_dir: Path, tag: str) -> tuple[Path, Path]:
     """Write ``<tag>.json`` and ``<tag>.md`` into ``out_dir`` (a results file is replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    gpu = gpu_name(0) if any(c.backend in GPU_BACKENDS for c in cases) else None
+    gpu = gpu_name(0) if any(c.target in GPU_TARGETS for c in cases) else None
     machine = machine_description(gpu=gpu)
     record = {
         "nst_version": nst.__version__, "model": model.name,
@@ -192,32 +192,32 @@ def speedups(
     """p50 latency ratio slow/fast per size at the first batch size both have (> 1: ``fast`` wins)."""
     by: dict[tuple[str, str], float] = {}
     for c in cases:
-        by.setdefault((c.backend, c.size), c.p50_ms / c.batch)
+        by.setdefault((c.target, c.size), c.p50_ms / c.batch)
     return {s: by[(slow, s)] / by[(fast, s)] for (b, s) in by if b == fast and (slow, s) in by}
 
 
 def best_throughput(cases: Sequence[BenchCase]) -> dict[tuple[str, str], BenchCase]:
-    """(backend, size) -> the case with the most images/s over the batch sizes tried."""
+    """(target, size) -> the case with the most images/s over the batch sizes tried."""
     best: dict[tuple[str, str], BenchCase] = {}
     for c in cases:
-        key = (c.backend, c.size)
+        key = (c.target, c.size)
         if key not in best or c.images_per_s > best[key].images_per_s:
             best[key] = c
     return best
 
 
 def gpu_summary(cases: Sequence[BenchCase]) -> list[str]:
-    """Lines comparing the fastest GPU backend per size with torch eager FP16 in the same run."""
+    """Lines comparing the fastest GPU target per size with torch eager FP16 in the same run."""
     lines = []
     smallest = min((c.batch for c in cases), default=1)
-    gpu = [c for c in cases if c.backend in GPU_BACKENDS and c.batch == smallest]
+    gpu = [c for c in cases if c.target in GPU_TARGETS and c.batch == smallest]
     for size in dict.fromkeys(c.size for c in gpu):
         here = [c for c in gpu if c.size == size]
         fastest = min(here, key=lambda c: c.p50_ms)
-        what = f"{fastest.backend} ({fastest.precision})"
+        what = f"{fastest.target} ({fastest.precision})"
         line = f"{size}: fastest {what} {fastest.p50_ms:.2f} ms = {fastest.images_per_s:.0f} img/s"
-        eager = [c for c in here if c.backend == "torch-cuda-fp16"]
-        if eager and fastest.backend != "torch-cuda-fp16":
+        eager = [c for c in here if c.target == "torch-cuda-fp16"]
+        if eager and fastest.target != "torch-cuda-fp16":
             line += f", {eager[0].p50_ms / fastest.p50_ms:.2f}x faster than torch eager FP16"
         lines.append(line)
     return lines
@@ -232,18 +232,18 @@ def markdown_table(cases: Sequence[BenchCase], record: Mapping[str, Any]) -> str
         f"Machine: {machine['cpu']} ({machine['cores']} cores){gpu}, {machine['system']}; "
         f"nst {record['nst_version']}; {record['date']}",
         "",
-        "| backend | precision | size | batch | p50 ms | p95 ms | img/s | peak RSS MB | GPU MB | runs |",
+        "| target | precision | size | batch | p50 ms | p95 ms | img/s | peak RSS MB | GPU MB | runs |",
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cases:
         rss = f"{c.peak_rss_mb:.0f}" if c.peak_rss_mb is not None else "n/a"
         gpu_mb = f"{c.gpu_mem_mb:.0f}" if c.gpu_mem_mb is not None else "n/a"
-        lines.append(f"| {c.backend} | {c.precision} | {c.size} | {c.batch} | {c.p50_ms:.1f} | "
+        lines.append(f"| {c.target} | {c.precision} | {c.size} | {c.batch} | {c.p50_ms:.1f} | "
                      f"{c.p95_ms:.1f} | {c.images_per_s:.2f} | {rss} | {gpu_mb} | {c.runs} |")  # fmt: skip
     if len({c.batch for c in cases}) > 1:
         lines += ["", "Best throughput over the batch sizes tried:", ""]
-        for (backend, size), c in best_throughput(cases).items():
-            lines.append(f"- {backend} {size}: {c.images_per_s:.1f} img/s at batch {c.batch}")
+        for (target, size), c in best_throughput(cases).items():
+            lines.append(f"- {target} {size}: {c.images_per_s:.1f} img/s at batch {c.batch}")
     ratios = speedups(cases)
     if ratios:
         lines += [

@@ -1,9 +1,9 @@
-"""The backends ``nst bench`` can time, each prepared for one (size, batch) case.
+"""The targets ``nst bench`` can time, each prepared for one (size, batch) case.
 
 Names are ``<runtime>[-<device>][-<precision>]``:
 
 ========================== ========= ==================================================
-backend                    precision  what runs
+target                     precision  what runs
 ========================== ========= ==================================================
 ``ort-cpu``                fp32       ONNX Runtime, CPU EP
 ``torch-eager``            fp32       the same architecture in PyTorch eager, CPU
@@ -18,7 +18,7 @@ backend                    precision  what runs
 
 GPU cases time device-resident work: inputs are staged on the device once, each timed run
 launches the network and waits for it (outputs stay on the device), so host transfers are
-excluded for every GPU backend alike. The torch baselines rebuild the architecture from the
+excluded for every GPU target alike. The torch baselines rebuild the architecture from the
 model's metadata with random weights (same layers, same shapes, same work).
 """
 
@@ -38,15 +38,15 @@ from nst.errors import InputError, MissingDependencyError, did_you_mean
 from nst.runtime.base import Runner
 from nst.runtime.registry import open_runner
 
-CPU_BACKENDS = ("ort-cpu", "torch-eager")
-GPU_BACKENDS = ("ort-cuda", "ort-cuda-fp16", "ort-trt-fp16", "trt", "torch-cuda", "torch-cuda-fp16",
+CPU_TARGETS = ("ort-cpu", "torch-eager")
+GPU_TARGETS = ("ort-cuda", "ort-cuda-fp16", "ort-trt-fp16", "trt", "torch-cuda", "torch-cuda-fp16",
                 "torch-compile-cuda-fp16")  # fmt: skip
-BACKENDS = CPU_BACKENDS + GPU_BACKENDS
+TARGETS = CPU_TARGETS + GPU_TARGETS
 
 
 @dataclass
 class Prepared:
-    """A backend ready for one case: ``run()`` does one timed inference; ``close()`` frees it."""
+    """A target ready for one case: ``run()`` does one timed inference; ``close()`` frees it."""
 
     precision: str
     run: Callable[[], object]
@@ -55,7 +55,7 @@ class Prepared:
 
 @dataclass
 class BenchContext:
-    """What every backend may need: the model, its CPU runner (metadata), an engine, a temp dir."""
+    """What every target may need: the model, its CPU runner (metadata), an engine, a temp dir."""
 
     model: Path
     runner: Runner
@@ -74,31 +74,31 @@ class BenchContext:
         return self._fp16
 
 
-def check_backends(backends: list[str], engine: Path | None) -> list[str]:
-    """Validate backend names (with a hint) and that ``trt`` comes with an engine and vice versa."""
-    for name in backends:
-        if name not in BACKENDS:
+def check_target_names(targets: list[str], engine: Path | None) -> list[str]:
+    """Validate target names (with a hint) and that ``trt`` comes with an engine and vice versa."""
+    for name in targets:
+        if name not in TARGETS:
             raise InputError(
-                f"unknown bench backend {name!r}{did_you_mean(name, BACKENDS)}; known: {list(BACKENDS)}"
+                f"unknown bench target {name!r}{did_you_mean(name, TARGETS)}; known: {list(TARGETS)}"
             )
-    if "trt" in backends and engine is None:
-        raise InputError("backend trt needs --engine MODEL.plan (from nst build-engine)")
-    if engine is not None and "trt" not in backends:
-        raise InputError("--engine is only used by --backend trt; add it or drop --engine")
-    if len(set(backends)) != len(backends):
-        raise InputError(f"backend listed twice: {backends}")
-    return backends
+    if "trt" in targets and engine is None:
+        raise InputError("target trt needs --engine MODEL.plan (from nst build-engine)")
+    if engine is not None and "trt" not in targets:
+        raise InputError("--engine is only used by --target trt; add it or drop --engine")
+    if len(set(targets)) != len(targets):
+        raise InputError(f"target listed twice: {targets}")
+    return targets
 
 
-def preflight(backends: list[str]) -> None:
-    """Raise one :class:`MissingDependencyError` naming every backend this machine cannot run."""
-    missing = [f"{name}: {why}" for name in backends if (why := unavailable(name))]
+def preflight(targets: list[str]) -> None:
+    """Raise one :class:`MissingDependencyError` naming every target this machine cannot run."""
+    missing = [f"{name}: {why}" for name in targets if (why := unavailable(name))]
     if missing:
         raise MissingDependencyError("cannot run " + "; ".join(missing))
 
 
 def unavailable(name: str) -> str | None:
-    """Why backend ``name`` cannot run here, or None when it can (as far as can be told cheaply)."""
+    """Why target ``name`` cannot run here, or None when it can (as far as can be told cheaply)."""
     import importlib.util
 
     if name.startswith("ort-cuda") or name == "ort-trt-fp16":
@@ -126,7 +126,7 @@ def unavailable(name: str) -> str | None:
 
 
 def prepare(name: str, ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
-    """Set up backend ``name`` for ``feed`` (the first entry is the image batch)."""
+    """Set up target ``name`` for ``feed`` (the first entry is the image batch)."""
     return FACTORIES[name](ctx, feed)
 
 

@@ -1,4 +1,4 @@
-"""``nst bench``: backend registry, availability checks, device loops, reports (CPU parts)."""
+"""``nst bench``: target registry, availability checks, device loops, reports (CPU parts)."""
 
 from __future__ import annotations
 
@@ -17,24 +17,24 @@ from nst.bench.run import (
     run_bench,
     write_results,
 )
-from nst.bench.targets import check_backends, preflight, unavailable
+from nst.bench.targets import check_target_names, preflight, unavailable
 from nst.errors import InputError, MissingDependencyError
 from nst.runtime.onnxrt.gpu import OrtGpuOptions
 from nst.runtime.onnxrt.runner import OrtRunner
 
 
 @pytest.mark.parametrize(
-    ("backends", "engine", "message"),
+    ("targets", "engine", "message"),
     [
-        (["ort-cuda-f16"], None, r"unknown bench backend 'ort-cuda-f16'; did you mean 'ort-cuda-fp16'\?"),
-        (["trt"], None, r"backend trt needs --engine MODEL\.plan"),
-        (["ort-cpu"], Path("m.plan"), "--engine is only used by --backend trt"),
-        (["ort-cpu", "ort-cpu"], None, "backend listed twice"),
+        (["ort-cuda-f16"], None, r"unknown bench target 'ort-cuda-f16'; did you mean 'ort-cuda-fp16'\?"),
+        (["trt"], None, r"target trt needs --engine MODEL\.plan"),
+        (["ort-cpu"], Path("m.plan"), "--engine is only used by --target trt"),
+        (["ort-cpu", "ort-cpu"], None, "target listed twice"),
     ],
 )
-def test_backend_options_are_checked(backends: list[str], engine: Path | None, message: str) -> None:
+def test_backend_options_are_checked(targets: list[str], engine: Path | None, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        check_backends(backends, engine)
+        check_target_names(targets, engine)
 
 
 def test_preflight_names_every_backend_this_machine_lacks() -> None:
@@ -66,7 +66,7 @@ def test_ort_device_loop_runs_on_bound_buffers(tiny_onnx: Path) -> None:
 def test_run_bench_cpu_backends_batches_and_report(tiny_onnx: Path, tmp_path: Path) -> None:
     cases = run_bench(tiny_onnx, ["32x48"], ["ort-cpu", "torch-eager"], batches=[1, 2], min_runs=2,
                       min_seconds=0.0, warmup=1)  # fmt: skip
-    assert [(c.backend, c.batch, c.precision) for c in cases] == [
+    assert [(c.target, c.batch, c.precision) for c in cases] == [
         ("ort-cpu", 1, "fp32"), ("torch-eager", 1, "fp32"), ("ort-cpu", 2, "fp32"), ("torch-eager", 2, "fp32")
     ]  # fmt: skip
     for c in cases:
@@ -83,8 +83,8 @@ def test_run_bench_cpu_backends_batches_and_report(tiny_onnx: Path, tmp_path: Pa
         run_bench(tiny_onnx, ["32x48"], ["ort-cpu"], batches=[0])
 
 
-def _case(backend: str, p50: float, batch: int = 1, size: str = "1080p") -> BenchCase:
-    return BenchCase(backend, "fp16", size, batch, p50, p50 * 1.1, batch / (p50 / 1e3), None, 10, 500.0)
+def _case(target: str, p50: float, batch: int = 1, size: str = "1080p") -> BenchCase:
+    return BenchCase(target, "fp16", size, batch, p50, p50 * 1.1, batch / (p50 / 1e3), None, 10, 500.0)
 
 
 def test_gpu_summary_compares_the_fastest_with_torch_fp16() -> None:
@@ -110,7 +110,7 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
     from nst.cli.main import app
 
     cli = CliRunner()
-    args = ["bench", str(tiny_onnx), "--size", "32x32", "--backend", "ort-cpu", "--min-runs", "1",
+    args = ["bench", str(tiny_onnx), "--size", "32x32", "--target", "ort-cpu", "--min-runs", "1",
             "--min-seconds", "0", "--out-dir", str(tmp_path)]  # fmt: skip
     result = cli.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -118,7 +118,7 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
     result = cli.invoke(app, args)
     assert result.exit_code == 1 and "cpu.json already exists; use --force to overwrite" in result.output
     assert cli.invoke(app, [*args, "--force"]).exit_code == 0
-    failing = ["bench", str(tiny_onnx), "--size", "32x32", "--size", "8x8", "--backend", "ort-cpu",
+    failing = ["bench", str(tiny_onnx), "--size", "32x32", "--size", "8x8", "--target", "ort-cpu",
                "--min-runs", "1", "--min-seconds", "0", "--out-dir", str(tmp_path / "p")]  # fmt: skip
     result = cli.invoke(app, failing)  # 32x32 is measured, then 8x8 is below the model's minimum
     assert result.exit_code == 1 and "too small" in result.output
@@ -126,8 +126,8 @@ def test_bench_cli_refuses_to_overwrite(tiny_onnx: Path, tmp_path: Path) -> None
         "(1 case(s) measured before it: " in result.output and (tmp_path / "p" / "cpu.partial.md").is_file()
     )
     assert not (tmp_path / "p" / "cpu.md").exists()
-    result = cli.invoke(app, ["bench", str(tiny_onnx), "--backend", "trt", "--out-dir", str(tmp_path / "x")])
-    assert result.exit_code == 1 and "backend trt needs --engine" in result.output
+    result = cli.invoke(app, ["bench", str(tiny_onnx), "--target", "trt", "--out-dir", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "target trt needs --engine" in result.output
 
 
 def test_bench_feed_fills_every_input_of_a_multi_input_model(

@@ -49,8 +49,8 @@ def fake_report(model_total: float, model_s: float, tmp_path: Path) -> EvalRepor
     scores = [score("model", model_total, model_s), score("gatys-50", 3.0, 50.0),
               score("gatys-100", 2.0, 100.0)]  # fmt: skip
     return EvalReport("m.onnx", "s.png", "photos", 256, None, [50, 100], {"style_weight": 2.0}, "test",
-                      [ImageScore("a.png", 384, 256, scores)], {"processor": "x", "cpu_count": 2,
-                      "torch": "t", "torch_threads": 2, "onnxruntime": "o"}, tmp_path)  # fmt: skip
+                      [ImageScore("a.png", 384, 256, scores)], {"cpu": "x", "cores": 2,
+                      "torch": "t", "threads": 2, "onnxruntime": "o"}, tmp_path)  # fmt: skip
 
 
 def test_target_is_loss_within_1_5x_of_gatys_100_at_100x_less_time(tmp_path: Path) -> None:
