@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 import nst
-from nst.artifacts import staged
+from nst.artifacts import check_targets, staged
 from nst.contract.metadata import ModelMetadata
 from nst.contract.spec import ExportSpec
-from nst.errors import ExportError, OutputExistsError
+from nst.errors import ExportError
 from nst.export.validate import SizeCheck, validate_onnx
 from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -86,13 +86,6 @@ def onnx_from_module(model: nn.Module, spec: ExportSpec) -> onnx.ModelProto:  # 
     return program.model_proto
 
 
-def _save_model(proto: onnx.ModelProto, path: Path) -> None:  # type: ignore[name-defined] # noqa: F821
-    import onnx
-
-    with staged(path) as tmp:
-        onnx.save_model(proto, str(tmp))
-
-
 def export_checkpoint(
     checkpoint: str | Path, output: str | Path, *, validate: bool = True, force: bool = False,
     opset: int | None = None,
@@ -113,9 +106,7 @@ def export_checkpoint(
     """
     import onnx
 
-    out = Path(output)
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out} exists; use --force to overwrite")
+    (out,) = check_targets([output], force=force, sources=[checkpoint])
     start = time.perf_counter()
     ckpt = load_checkpoint(checkpoint)
     model = model_from_checkpoint(ckpt)
@@ -137,12 +128,9 @@ def export_checkpoint(
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"onnx.checker rejected the exported model: {exc}") from exc
-    _save_model(proto, out)
     checks: list[SizeCheck] = []
-    if validate:
-        try:
-            checks = validate_onnx(model, out, spec)
-        except BaseException:
-            out.unlink(missing_ok=True)  # never leave a model that failed validation
-            raise
+    with staged(out) as tmp:  # a model that fails validation never lands under the target name
+        onnx.save_model(proto, str(tmp))
+        if validate:
+            checks = validate_onnx(model, tmp, spec)
     return ExportResult(out, time.perf_counter() - start, out.stat().st_size, checks)

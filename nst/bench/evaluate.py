@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from nst.artifacts import check_targets
 from nst.config import config_from_dict
-from nst.errors import InputError, ModelError, OutputExistsError
+from nst.errors import InputError, ModelError
 from nst.io import list_images, read_image, write_image
 from nst.measure import machine_description, time_fn
 from nst.train.config import TrainConfig
@@ -151,9 +152,7 @@ def evaluate_model(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} is a file; give a folder for the report")
-    for name in REPORT_FILES:
-        if (out / name).exists() and not force:
-            raise OutputExistsError(f"{out / name} already exists; use --force to overwrite")
+    check_targets([out / name for name in REPORT_FILES], force=force)
     with Stylizer(model_path, providers=providers, batch_size=1) as stylizer:
         if len(stylizer.runner.spec.inputs) > 1:
             names = [t.name for t in stylizer.runner.spec.inputs]
