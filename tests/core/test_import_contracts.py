@@ -39,7 +39,9 @@ def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
         ("calibration/fp16.py", "import nst.bench.run", "calibration imports neither train, bench"),
     ],
 )
-def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:
+def test_a_forbidden_import_breaks_its_contract(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
     tree = _script().build_tree(tmp_path / "tree")  # type: ignore[attr-defined]
     target = tree / "nst" / module
     target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
