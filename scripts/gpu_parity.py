@@ -24,7 +24,7 @@ def gpu_runner(args: argparse.Namespace) -> Runner:
     if args.engine is not None:
         from nst.runtime.trt.runner import TrtRunner
 
-        return TrtRunner(args.engine, cuda_backend=args.cuda_backend, cuda_graph=args.cuda_graph)
+        return TrtRunner(args.engine, cuda_binding=args.cuda_binding, cuda_graph=args.cuda_graph)
     from nst.runtime.onnxrt.gpu import OrtGpuOptions
     from nst.runtime.onnxrt.runner import OrtRunner
 
@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--ort-cuda", action="store_true", help="check ORT's CUDA EP instead")
     parser.add_argument("--gpu-model", type=Path, help="model for the GPU run (e.g. FP16); default: model")
     parser.add_argument("--cuda-graph", action="store_true")
-    parser.add_argument("--cuda-backend", default="cuda-python")
+    parser.add_argument("--cuda-binding", default="cuda-python", help="cuda-python or pycuda")
     parser.add_argument(
         "--size", action="append", default=[], help="HxW (repeat); default 256x256, 1080x1920"
     )

@@ -1,10 +1,11 @@
 """Device memory, streams and CUDA graphs behind one small protocol, for the TensorRT runner.
 
-Two implementations: cuda-python (``cuda-bindings``, NVIDIA's official bindings; the default)
-and pycuda (``--cuda-backend pycuda``, for hosts that already standardise on it). Neither is
-imported until a backend is made. Handles are plain ints (device pointers, stream handles)
+Two CUDA bindings: cuda-python (``cuda-bindings``, NVIDIA's official bindings; the default)
+and pycuda (``--cuda-binding pycuda``, for hosts that already standardise on it). Neither is
+imported until a binding is made. Handles are plain ints (device pointers, stream handles)
 so :mod:`nst.runtime.trt` never touches a binding type, and tests can run the runner against
-a fake backend with numpy "device" memory.
+a fake binding with numpy "device" memory. ("Backend" in nst means an inference backend:
+ONNX Runtime, TensorRT; these are the CUDA bindings one of them uses.)
 
 Status: written against the documented APIs; not run on a GPU here (see docs/GPU.md).
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from nst.errors import InputError, MissingDependencyError, ModelError, did_you_mean
 
-BACKENDS = ("cuda-python", "pycuda")
+BINDINGS = ("cuda-python", "pycuda")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class GpuInfo:
 
 
 @runtime_checkable
-class CudaBackend(Protocol):
+class CudaBinding(Protocol):
     """The CUDA runtime calls the TensorRT runner needs, with int handles."""
 
     name: str
@@ -52,27 +53,40 @@ class CudaBackend(Protocol):
     def graph_destroy(self, graph: Any) -> None: ...
 
 
-def make_backend(backend: str | CudaBackend = "cuda-python", device: int = 0) -> CudaBackend:
-    """Return a backend by name (``cuda-python`` or ``pycuda``), or ``backend`` itself.
+def make_binding(binding: str | CudaBinding = "cuda-python", device: int = 0) -> CudaBinding:
+    """Return a binding by name (``cuda-python`` or ``pycuda``), or ``binding`` itself.
 
     Raises:
-        InputError: Unknown backend name or negative device.
-        MissingDependencyError: The backend's package is not installed.
+        InputError: Unknown binding name or negative device.
+        MissingDependencyError: The binding's package is not installed.
+        ModelError: CUDA cannot select the device (no driver, no GPU).
     """
-    if not isinstance(backend, str):
-        if not isinstance(backend, CudaBackend):
+    if not isinstance(binding, str):
+        if not isinstance(binding, CudaBinding):
             raise InputError(
-                f"cuda_backend must be one of {list(BACKENDS)} or a CudaBackend, got {backend!r}"
+                f"cuda_binding must be one of {list(BINDINGS)} or a CudaBinding, got {binding!r}"
             )
-        return backend
+        return binding
     if device < 0:
         raise InputError(f"CUDA device must be >= 0, got {device}")
-    if backend == "cuda-python":
-        return CudaPythonBackend(device)
-    if backend == "pycuda":
-        return PycudaBackend(device)
-    extra = did_you_mean(backend, BACKENDS)
-    raise InputError(f"unknown CUDA backend {backend!r} (choose from {list(BACKENDS)}){extra}")
+    if binding == "cuda-python":
+        return CudaPythonBinding(device)
+    if binding == "pycuda":
+        return PycudaBinding(device)
+    extra = did_you_mean(binding, BINDINGS)
+    raise InputError(f"unknown CUDA binding {binding!r} (choose from {list(BINDINGS)}){extra}")
+
+
+def detect_gpu(binding: str | CudaBinding = "cuda-python", device: int = 0) -> GpuInfo | None:
+    """The CUDA device at hand, or None when there is none (or no binding to ask).
+
+    Raises:
+        InputError: Unknown binding name or negative device (a typo is not "no GPU").
+    """
+    try:
+        return make_binding(binding, device).device_info()
+    except (MissingDependencyError, ModelError):
+        return None
 
 
 def _import_cudart() -> Any:
@@ -89,11 +103,11 @@ def _import_cudart() -> Any:
     except ImportError as exc:
         raise MissingDependencyError(
             "cuda-python is not installed; install it with: pip install 'nst[gpu]' "
-            "(or use --cuda-backend pycuda)"
+            "(or use --cuda-binding pycuda)"
         ) from exc
 
 
-class CudaPythonBackend:
+class CudaPythonBinding:
     """cuda-python (``cuda.bindings.runtime``): every call returns ``(err, *values)``."""
 
     name = "cuda-python"
@@ -177,8 +191,8 @@ class CudaPythonBackend:
         self._call("cudaGraphExecDestroy", graph)
 
 
-class PycudaBackend:
-    """pycuda on the device's primary context. CUDA graphs need the cuda-python backend."""
+class PycudaBinding:
+    """pycuda on the device's primary context. CUDA graphs need the cuda-python binding."""
 
     name = "pycuda"
 
@@ -190,11 +204,14 @@ class PycudaBackend:
                 "pycuda is not installed; install it with: pip install 'nst[trt]'"
             ) from exc
         self.cuda = cuda
-        cuda.init()
-        self.dev = cuda.Device(device)
-        # The primary context is the one the CUDA runtime (and so TensorRT) uses.
-        self.context = self.dev.retain_primary_context()
-        self.context.push()
+        try:
+            cuda.init()
+            self.dev = cuda.Device(device)
+            # The primary context is the one the CUDA runtime (and so TensorRT) uses.
+            self.context = self.dev.retain_primary_context()
+            self.context.push()
+        except cuda.Error as exc:
+            raise ModelError(f"CUDA (pycuda) cannot open device {device}: {exc}") from exc
         self._alloc: dict[int, Any] = {}
         self._streams: dict[int, Any] = {}
 
@@ -237,16 +254,16 @@ class PycudaBackend:
         self._guard(self.cuda.memcpy_dtoh_async, dst, src, self._streams.get(stream))
 
     def graph_begin(self, stream: int) -> None:
-        raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
+        raise InputError("CUDA graph capture needs the cuda-python binding (--cuda-binding cuda-python)")
 
     def graph_end(self, stream: int) -> Any:
-        raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
+        raise InputError("CUDA graph capture needs the cuda-python binding (--cuda-binding cuda-python)")
 
     def graph_launch(self, graph: Any, stream: int) -> None:
-        raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
+        raise InputError("CUDA graph capture needs the cuda-python binding (--cuda-binding cuda-python)")
 
     def graph_destroy(self, graph: Any) -> None:
-        """Nothing to destroy: this backend never captures."""
+        """Nothing to destroy: this binding never captures."""
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         # pycuda's current context is per thread: make ours current in threads that lack one.

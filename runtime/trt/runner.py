@@ -1,15 +1,21 @@
 """TrtRunner: runs a TensorRT engine built by ``nst build-engine``, behind the Runner API.
 
-Loading checks the ``.plan.json`` sidecar against this machine before deserialising (see
+Loading reads the ``.plan.json`` sidecar, imports the library that built the engine
+(``tensorrt`` or ``tensorrt_rtx``, :mod:`nst.runtime.trt.libs`) and checks library, version,
+compute capability and GPU against this machine before deserialising (see
 :mod:`nst.runtime.trt.sidecar`). Each of ``streams`` slots owns an execution context, a CUDA
 stream and grow-only device + pinned host buffers, so threads calling :meth:`infer` at once
-run on separate streams. Shapes are set per call and must lie inside one of the engine's
-profiles. With ``cuda_graph=True`` the second call with a given shape captures the enqueue
-into a CUDA graph and later calls replay it (TensorRT needs one plain enqueue after a shape
-change before capture).
+run on separate streams. Shapes are set per call and every input must lie inside one of the
+engine's profiles (read back from the engine, for every input). Inputs are cast to the
+engine's I/O dtypes (float16 for FP16-I/O engines) and outputs back to the model's, with the
+shapes the engine reports (an SR engine's output is 4x or 8x its input). With
+``cuda_graph=True`` the second call with a given shape captures the enqueue into a CUDA graph
+and later calls replay it (TensorRT needs one plain enqueue after a shape change before
+capture).
 
-Status: written against the TensorRT 10 / cuda-python APIs; exercised here only against a
-fake TensorRT and a fake CUDA backend (docs/GPU.md).
+Status: written against the TensorRT 10/11 and TensorRT-RTX runtime APIs and cuda-python;
+exercised here only against a fake runtime and a fake CUDA binding, on engines really built
+with TensorRT-RTX (docs/GPU.md).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from nst.contract.profiles import Profile, format_shape
-from nst.errors import EngineCompatError, InputError, ModelError, require
+from nst.errors import EngineCompatError, InputError, ModelError
 from nst.runtime.base import Feed, Runner
-from nst.runtime.trt.cuda import CudaBackend, make_backend
+from nst.runtime.trt.cuda import CudaBinding, make_binding
+from nst.runtime.trt.libs import import_library
+from nst.runtime.trt.logger import make_logger, summarize
 from nst.runtime.trt.sidecar import Platform, Sidecar, check_compat, read_engine_record
 
 MAX_GRAPHS = 8  # captured shapes kept per stream
@@ -52,44 +60,47 @@ class TrtRunner(Runner):
 
     Args:
         path: The engine file.
-        cuda_backend: ``cuda-python`` (default), ``pycuda``, or a :class:`CudaBackend`.
+        cuda_binding: ``cuda-python`` (default), ``pycuda``, or a :class:`CudaBinding`.
         device: CUDA device index.
         streams: Execution contexts (and streams) for concurrent callers.
         cuda_graph: Capture and replay CUDA graphs for repeated shapes (cuda-python only).
 
     Raises:
         ModelError: Missing engine or sidecar, or engine I/O not matching its metadata.
-        EngineCompatError: The engine was built for another TensorRT, GPU or profile set.
-        MissingDependencyError: TensorRT or the CUDA backend is not installed.
+        EngineCompatError: The engine was built with another library or release, for another
+            GPU, or its profiles are not the recorded ones.
+        MissingDependencyError: The engine's library or the CUDA binding is not installed.
         InputError: Invalid options.
     """
 
     def __init__(
-        self, path: str | Path, *, cuda_backend: str | CudaBackend = "cuda-python", device: int = 0,
+        self, path: str | Path, *, cuda_binding: str | CudaBinding = "cuda-python", device: int = 0,
         streams: int = 1, cuda_graph: bool = False,
     ) -> None:  # fmt: skip
         self.path = Path(path)
         if streams < 1:
             raise InputError(f"streams must be >= 1, got {streams}")
-        if cuda_graph and cuda_backend == "pycuda":
-            raise InputError("CUDA graph capture needs the cuda-python backend (--cuda-backend cuda-python)")
+        if cuda_graph and cuda_binding == "pycuda":
+            raise InputError("CUDA graph capture needs the cuda-python binding (--cuda-binding cuda-python)")
         self.sidecar, metadata = read_engine_record(self.path)
         super().__init__(metadata)
         self.cuda_graph = cuda_graph
         self._slots: queue.Queue[_Slot] = queue.Queue()
         self._all: list[_Slot] = []
-        trt: Any = require("tensorrt", "trt")
-        self.backend = make_backend(cuda_backend, device)
-        gpu = self.backend.device_info()
-        platform = Platform(str(trt.__version__), gpu.name, gpu.compute_capability)
+        lib = import_library(self.sidecar.library)  # the library that built it
+        self.binding = make_binding(cuda_binding, device)
+        gpu = self.binding.device_info()
+        platform = Platform(lib.name, lib.version, gpu.name, gpu.compute_capability)
         check_compat(self.sidecar, platform, self.path)
+        trt = lib.module
         self._logger, self._runtime, self.engine = _deserialize(trt, self.path, self.sidecar)
-        self.profiles = engine_profiles(self.engine, self.sidecar.input_name)
+        self.input_profiles = engine_input_profiles(trt, self.engine)
+        self.profiles = tuple(p[self.sidecar.input_name] for p in self.input_profiles)
         check_compat(self.sidecar, dataclasses.replace(platform, profiles=self.profiles), self.path)
         self._io = _io_tensors(trt, self.engine)
         self._check_io()
         for _ in range(streams):
-            slot = _Slot(self.engine.create_execution_context(), self.backend.stream_create())
+            slot = _Slot(self.engine.create_execution_context(), self.binding.stream_create())
             self._all.append(slot)
             self._slots.put(slot)
 
@@ -103,19 +114,25 @@ class TrtRunner(Runner):
             )
         self.output_names = declared[1]
 
-    def profile_for(self, shape: tuple[int, ...]) -> int:
-        """Index of the first profile containing ``shape`` of the image input.
+    def profile_for(self, shapes: Mapping[str, tuple[int, ...]]) -> int:
+        """Index of the first profile holding every input's shape (names the engine does not
+        take are ignored).
 
         Raises:
-            InputError: Naming the engine's profiles when none contains it.
+            InputError: Naming the input that fits no profile and that input's profiles.
         """
-        for i, p in enumerate(self.profiles):
-            if p.contains(shape):
+        for i, profile in enumerate(self.input_profiles):
+            if all(profile[n].contains(tuple(s)) for n, s in shapes.items() if n in profile):
                 return i
-        listed = " | ".join(p.describe() for p in self.profiles)
+        fits = {n: [i for i, p in enumerate(self.input_profiles) if n in p and p[n].contains(tuple(s))]
+                for n, s in shapes.items() if n in self.input_profiles[0]}  # fmt: skip
+        misfit = next((n for n, hits in fits.items() if not hits), self.sidecar.input_name)
+        listed = " | ".join(p[misfit].describe() for p in self.input_profiles)
+        together = "" if not fits.get(misfit, [0]) else " together with the other inputs"
         raise InputError(
-            f"{self.sidecar.input_name} shape {format_shape(shape)} is outside every profile of "
-            f"{self.path.name} [{listed}]; rebuild it with nst build-engine --min/--opt/--max covering it"
+            f"{misfit} shape {format_shape(tuple(shapes[misfit]))} is outside every profile of "
+            f"{self.path.name} [{listed}]{together}; rebuild it with nst build-engine --min/--opt/--max "
+            "covering it"
         )
 
     def device_loop(self, feed: Feed) -> Callable[[], None]:
@@ -127,14 +144,14 @@ class TrtRunner(Runner):
         """
         if len(self._all) != 1:
             raise InputError(f"device_loop needs streams=1, this runner has {len(self._all)}")
-        self.profile_for(tuple(feed[self.sidecar.input_name].shape))  # one profile, no chunking
+        self.profile_for({n: a.shape for n, a in feed.items()})  # one profile, no chunking
         self.infer(feed)
         slot = self._all[0]
         key = slot.last_key
 
         def run() -> None:
             self._enqueue(slot, key)
-            self.backend.synchronize(slot.stream)
+            self.binding.synchronize(slot.stream)
 
         return run
 
@@ -149,7 +166,7 @@ class TrtRunner(Runner):
         limit = self.max_batch(shape)
         if 0 < limit < shape[0]:  # more images than any profile's N: run in chunks
             return self._in_chunks(feed, limit)
-        index = self.profile_for(shape)
+        index = self.profile_for({n: a.shape for n, a in feed.items()})
         slot = self._slots.get()  # blocks while every stream is busy
         try:
             return self._run(slot, feed, index)
@@ -183,7 +200,7 @@ class TrtRunner(Runner):
         for name, array in arrays.items():
             host = slot.host[name][: array.nbytes]
             host[:] = array.reshape(-1).view(np.uint8)
-            self.backend.copy_htod(slot.device[name], host, slot.stream)
+            self.binding.copy_htod(slot.device[name], host, slot.stream)
         for name, ptr in slot.device.items():
             ctx.set_tensor_address(name, ptr)
         slot.last_key = (index, *((n, a.shape) for n, a in sorted(arrays.items())))
@@ -192,9 +209,9 @@ class TrtRunner(Runner):
         for name, shape in shapes.items():
             dtype = self._io[name][1]
             host = slot.host[name][: _nbytes(shape, dtype)]
-            self.backend.copy_dtoh(host, slot.device[name], slot.stream)
+            self.binding.copy_dtoh(host, slot.device[name], slot.stream)
             outputs[name] = host
-        self.backend.synchronize(slot.stream)
+        self.binding.synchronize(slot.stream)
         spec_dtype = {t.name: np.dtype(t.dtype) for t in self.spec.outputs}
         return {
             n: h.view(self._io[n][1]).reshape(shapes[n]).astype(spec_dtype[n]) for n, h in outputs.items()
@@ -206,9 +223,9 @@ class TrtRunner(Runner):
             graph = self._capture(slot)
             slot.graphs[key] = graph
             while len(slot.graphs) > MAX_GRAPHS:
-                self.backend.graph_destroy(slot.graphs.popitem(last=False)[1])
+                self.binding.graph_destroy(slot.graphs.popitem(last=False)[1])
         if graph is not None:
-            self.backend.graph_launch(graph, slot.stream)
+            self.binding.graph_launch(graph, slot.stream)
             return
         if not slot.context.execute_async_v3(slot.stream):
             raise ModelError(f"TensorRT failed to enqueue {self.path.name} (see the nst.trt log)")
@@ -216,13 +233,13 @@ class TrtRunner(Runner):
             slot.seen.add(key)
 
     def _capture(self, slot: _Slot) -> Any:
-        self.backend.graph_begin(slot.stream)
+        self.binding.graph_begin(slot.stream)
         try:
             ok = slot.context.execute_async_v3(slot.stream)
         finally:
-            graph = self.backend.graph_end(slot.stream)
+            graph = self.binding.graph_end(slot.stream)
         if not ok:
-            self.backend.graph_destroy(graph)
+            self.binding.graph_destroy(graph)
             raise ModelError(f"CUDA graph capture of {self.path.name} failed; run without cuda_graph")
         return graph
 
@@ -230,15 +247,15 @@ class TrtRunner(Runner):
         if name in slot.host and slot.host[name].nbytes >= nbytes:
             return False
         if name in slot.device:
-            self.backend.free(slot.device.pop(name))
-            self.backend.free_host(slot.host.pop(name))
-        slot.device[name] = self.backend.malloc(nbytes)
-        slot.host[name] = self.backend.host_buffer(nbytes)
+            self.binding.free(slot.device.pop(name))
+            self.binding.free_host(slot.host.pop(name))
+        slot.device[name] = self.binding.malloc(nbytes)
+        slot.host[name] = self.binding.host_buffer(nbytes)
         return True
 
     def _drop_graphs(self, slot: _Slot) -> None:
         for graph in slot.graphs.values():
-            self.backend.graph_destroy(graph)
+            self.binding.graph_destroy(graph)
         slot.graphs.clear()
         slot.seen.clear()
 
@@ -247,9 +264,9 @@ class TrtRunner(Runner):
         for slot in self._all:
             self._drop_graphs(slot)
             for name in list(slot.device):
-                self.backend.free(slot.device.pop(name))
-                self.backend.free_host(slot.host.pop(name))
-            self.backend.stream_destroy(slot.stream)
+                self.binding.free(slot.device.pop(name))
+                self.binding.free_host(slot.host.pop(name))
+            self.binding.stream_destroy(slot.stream)
             slot.context = None  # contexts go before their engine
         self._all.clear()
         self.engine = self._runtime = None
@@ -261,27 +278,29 @@ def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 
 def _deserialize(trt: Any, path: Path, sidecar: Sidecar) -> tuple[Any, Any, Any]:
     """(logger, runtime, engine): TensorRT keeps raw pointers to the first two, so they must live on."""
-    from nst.runtime.trt.calls import make_logger
-
     logger = make_logger(trt)
     runtime = trt.Runtime(logger)
     if sidecar.version_compatible:
         runtime.engine_host_code_allowed = True  # version-compatible engines embed their lean runtime
     engine = runtime.deserialize_cuda_engine(path.read_bytes())
     if engine is None:
-        detail = "; ".join(logger.errors[-2:]) or "no error logged"
         raise EngineCompatError(
-            f"TensorRT cannot load {path}: {detail}; rebuild it with: {sidecar.build_command}"
+            f"{sidecar.library_label} cannot load {path}: {summarize(logger.errors, limit=2)}; "
+            f"rebuild it with: {sidecar.build_command}"
         )
     return logger, runtime, engine
 
 
-def engine_profiles(engine: Any, input_name: str) -> tuple[Profile, ...]:
-    """The image input's min/opt/max of each profile stored in a deserialised engine."""
+def engine_input_profiles(trt: Any, engine: Any) -> tuple[dict[str, Profile], ...]:
+    """Every input's min/opt/max in each profile stored in a deserialised engine."""
+    inputs = [
+        name for name in (engine.get_tensor_name(i) for i in range(engine.num_io_tensors))
+        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+    ]  # fmt: skip
     out = []
     for i in range(engine.num_optimization_profiles):
-        lo, opt, hi = engine.get_tensor_profile_shape(input_name, i)
-        out.append(Profile(tuple(lo), tuple(opt), tuple(hi)))
+        shapes = {n: engine.get_tensor_profile_shape(n, i) for n in inputs}
+        out.append({n: Profile(tuple(lo), tuple(opt), tuple(hi)) for n, (lo, opt, hi) in shapes.items()})
     return tuple(out)
 
 

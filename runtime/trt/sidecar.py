@@ -1,11 +1,13 @@
 """The ``model.plan.json`` sidecar: what a TensorRT engine was built with, and the check on load.
 
-A serialized TensorRT engine only runs on the TensorRT version and the GPU architecture it
-was built for (unless built version-compatible), and only accepts shapes inside its
-optimisation profiles. TensorRT's own error for a mismatch is a terse deserialisation
-failure, so every engine ``nst build-engine`` writes gets a JSON sidecar next to it, and
-:func:`check_compat` compares it with the machine before deserialising, listing every
-difference and the command that rebuilds the engine.
+A serialized engine runs only with the library that built it (``tensorrt`` or
+``tensorrt_rtx``), only on a release that library accepts (TensorRT: the same one, or a later
+one of the major for version-compatible engines; TensorRT-RTX: the same one), only on the
+compute capabilities it was built for, and only for shapes inside its optimisation profiles.
+TensorRT's own error for a mismatch is a terse deserialisation failure, so every engine
+``nst build-engine`` writes gets this JSON sidecar, and :func:`check_compat` compares it with the
+machine before deserialising, listing every difference and the command that rebuilds it.
+:func:`describe_engine` reads it for ``nst info`` without TensorRT or a GPU.
 """
 
 from __future__ import annotations
@@ -13,71 +15,126 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from nst.artifacts import staged
 from nst.config import config_from_dict, config_to_dict
 from nst.contract.metadata import ModelMetadata
 from nst.contract.profiles import Profile
-from nst.errors import EngineCompatError, InputError, ModelError, OutputError, OutputExistsError
+from nst.errors import EngineCompatError, InputError, ModelError
+from nst.runtime.trt.libs import LABELS, RTX, TENSORRT, version_tuple
 
-SIDECAR_FORMAT = 1
+#: 2: library + library_version + compute_capabilities (targets), precision, io dtypes.
+SIDECAR_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class Platform:
-    """The machine an engine runs on (or was built on), as the sidecar sees it.
+    """The machine an engine is about to be loaded on, as the sidecar check sees it.
 
     Attributes:
-        trt_version: ``tensorrt.__version__``.
-        gpu_name: CUDA device name, e.g. ``NVIDIA H100 80GB HBM3``.
-        compute_capability: ``major.minor``, e.g. ``9.0``.
-        profiles: Profiles read back from a deserialised engine, when known.
-        onnx_sha256: Hash of the source ONNX a caller means to pair the engine with, when known.
+        library: The library loading it: ``tensorrt`` or ``tensorrt_rtx``.
+        library_version: Its ``__version__``.
+        gpu_name: CUDA device name, e.g. ``NVIDIA RTX A6000``.
+        compute_capability: ``major.minor``, e.g. ``8.6``.
+        profiles: Profiles read back from the deserialised engine, when known.
     """
 
-    trt_version: str
+    library: str
+    library_version: str
     gpu_name: str
     compute_capability: str
     profiles: tuple[Profile, ...] | None = None
-    onnx_sha256: str | None = None
 
 
 @dataclass(frozen=True)
 class Sidecar:
-    """Everything recorded next to an engine. Saved as ``<engine>.json``."""
+    """Everything recorded next to an engine. Saved as ``<engine>.json``.
 
-    trt_version: str
-    gpu_name: str
-    compute_capability: str
+    Attributes:
+        library: ``tensorrt`` or ``tensorrt_rtx``.
+        library_version: The builder's ``__version__``.
+        compute_capabilities: What the engine runs on, ``"8.6"`` etc. (TensorRT: the build GPU's).
+        input_name: The input the profiles describe.
+        profiles: Image-input profiles (every other input's follow from the ExportSpec).
+        precision: The precision of the ONNX that TensorRT parsed: ``fp32``, ``fp16``, ``int8``.
+        source_precision: The precision of ``onnx_path`` (``fp32`` when build-engine converted it).
+        io_dtypes: dtype of every engine input and output, as the strongly typed network has them.
+        onnx_sha256: Hash of ``onnx_path``.
+        onnx_path: The model the engine was built from, as given.
+        nst_version: nst that built it.
+        build_command: The ``nst build-engine`` command that rebuilds it.
+        gpu_name: The GPU it was built on; empty for a build for named targets.
+        version_compatible: Built with TensorRT's version-compatible flag.
+        exclude_lean_runtime: The lean runtime was left out of it.
+        model_metadata: The parsed ONNX's nst metadata (``nst.precision`` included).
+        format: :data:`SIDECAR_FORMAT`.
+    """
+
+    library: str
+    library_version: str
+    compute_capabilities: tuple[str, ...]
     input_name: str
     profiles: tuple[Profile, ...]
-    precisions: tuple[str, ...]
+    precision: str
+    source_precision: str
+    io_dtypes: dict[str, str]
     onnx_sha256: str
     onnx_path: str
     nst_version: str
     build_command: str
+    gpu_name: str = ""
     version_compatible: bool = False
     exclude_lean_runtime: bool = False
     model_metadata: dict[str, str] = field(default_factory=dict)
     format: int = SIDECAR_FORMAT
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """``(precision,)``: a strongly typed engine has its model's precision."""
+        return (self.precision,)
+
+    @property
+    def trt_version(self) -> str:
+        """Format-1 name of :attr:`library_version` (kept until callers move to describe_engine)."""
+        return self.library_version
+
+    @property
+    def compute_capability(self) -> str:
+        """Format-1 name: the targets joined, ``"8.6, 12.0"`` (callers: use compute_capabilities)."""
+        return ", ".join(self.compute_capabilities)
+
+    @property
+    def library_label(self) -> str:
+        """``TensorRT-RTX 1.7.1.116`` etc."""
+        return f"{LABELS.get(self.library, self.library)} {self.library_version}"
 
     def to_json(self) -> str:
         return json.dumps(config_to_dict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "sidecar") -> Sidecar:
-        """Parse a sidecar; :class:`ModelError` when it is not one this nst can read."""
+        """Parse a sidecar.
+
+        Raises:
+            ModelError: Not a sidecar, or one of another format (with its rebuild command).
+        """
         try:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            data["profiles"] = tuple(Profile.from_dict(p) for p in data.get("profiles", []))
-            sidecar = config_from_dict(cls, data)
-        except (ValueError, TypeError, InputError) as exc:
+        except ValueError as exc:
             raise ModelError(f"{source} is not a valid engine sidecar: {exc}") from exc
-        if sidecar.format != SIDECAR_FORMAT:
-            raise ModelError(f"{source} has sidecar format {sidecar.format}; this nst reads {SIDECAR_FORMAT}")
-        return sidecar
+        if data.get("format") != SIDECAR_FORMAT:
+            rebuild = data.get("build_command") or "nst build-engine MODEL.onnx -o ENGINE --force"
+            raise ModelError(
+                f"{source} has sidecar format {data.get('format')}; this nst reads {SIDECAR_FORMAT}: "
+                f"rebuild the engine with: {rebuild}"
+            )
+        try:
+            data["profiles"] = tuple(Profile.from_dict(p) for p in data.get("profiles", []))
+            return config_from_dict(cls, data)
+        except (ValueError, TypeError, InputError, ModelError) as exc:
+            raise ModelError(f"{source} is not a valid engine sidecar: {exc}") from exc
 
 
 def sidecar_path(engine: str | Path) -> Path:
@@ -114,18 +171,37 @@ def read_engine_record(engine: str | Path) -> tuple[Sidecar, ModelMetadata]:
     return sidecar, ModelMetadata.from_props(sidecar.model_metadata, source=f"{path}.json")
 
 
+def describe_engine(path: str | Path) -> tuple[ModelMetadata, dict[str, Any]]:
+    """An engine's model metadata and build record for ``nst info``, from its sidecar alone.
+
+    Raises:
+        ModelError: The engine or its sidecar is missing or malformed.
+    """
+    sidecar, meta = read_engine_record(path)
+    engine = {
+        "library": sidecar.library, "library_version": sidecar.library_version,
+        "compute_capabilities": list(sidecar.compute_capabilities), "gpu": sidecar.gpu_name or None,
+        "precision": sidecar.precision, "source_precision": sidecar.source_precision,
+        "profiles": [p.describe() for p in sidecar.profiles], "io_dtypes": dict(sidecar.io_dtypes),
+        "version_compatible": sidecar.version_compatible, "onnx": sidecar.onnx_path,
+        "onnx_sha256": sidecar.onnx_sha256, "built_by": sidecar.build_command,
+    }  # fmt: skip
+    return meta, engine
+
+
 def check_compat(sidecar: Sidecar, current: Platform, engine: str | Path = "engine") -> None:
     """Raise if the engine described by ``sidecar`` cannot (or should not) run on ``current``.
 
-    TensorRT engines are tied to the exact TensorRT version (a version-compatible engine runs
-    on the same or a later release of the same major version) and to the GPU they were tuned
-    on: another compute capability cannot run them, another model of the same architecture
-    may run them with wrong tactics, so both are refused.
+    Rules: the loading library is the building one; its version is the same (TensorRT
+    version-compatible engines: the same major and not older, or a TensorRT 10 engine on
+    TensorRT 11; TensorRT-RTX: always the same release); the GPU's compute capability is one
+    the engine was built for; for TensorRT (tuned on one GPU) the GPU model is the same too;
+    the profiles stored in the engine are the recorded ones.
 
     Raises:
         EngineCompatError: Listing every difference and the command to rebuild.
     """
-    diffs = [d for d in (_trt_diff(sidecar, current), *_other_diffs(sidecar, current)) if d]
+    diffs = [d for d in (_library_diff(sidecar, current), *_device_diffs(sidecar, current)) if d]
     if diffs:
         raise EngineCompatError(
             f"{engine} does not match this machine: {'; '.join(diffs)}; "
@@ -133,69 +209,36 @@ def check_compat(sidecar: Sidecar, current: Platform, engine: str | Path = "engi
         )
 
 
-def _trt_diff(sidecar: Sidecar, current: Platform) -> str | None:
-    built, here = sidecar.trt_version, current.trt_version
-    if sidecar.version_compatible:
-        b, h = _version_tuple(built), _version_tuple(here)
-        if h[:1] == b[:1] and h >= b:
+def _library_diff(sidecar: Sidecar, current: Platform) -> str | None:
+    built, here = sidecar.library_version, current.library_version
+    if sidecar.library != current.library:
+        loader = f"{LABELS.get(current.library, current.library)} {here}"
+        return f"built with {sidecar.library_label}, loading with {loader}"
+    if built == here:
+        return None
+    name = LABELS.get(sidecar.library, sidecar.library)
+    if sidecar.library == TENSORRT and sidecar.version_compatible:
+        b, h = version_tuple(built), version_tuple(here)
+        if (h[:1] == b[:1] and h >= b) or (b[0] == 10 and h[0] == 11):
             return None
-        return f"TensorRT {built} (version-compatible: needs {b[0]}.x >= {built}) vs {here} here"
-    return None if built == here else f"TensorRT {built} (engine) vs {here} here"
+        later = " or 11.x" if b[0] == 10 else ""
+        return f"{name} {built} (version-compatible: needs {b[0]}.x >= {built}{later}) vs {here} here"
+    if sidecar.library == RTX:
+        return f"{name} {built} (engine; RTX engines load only on the release that built them) vs {here} here"
+    return f"{name} {built} (engine) vs {here} here"
 
 
-def _other_diffs(sidecar: Sidecar, current: Platform) -> list[str | None]:
+def _device_diffs(sidecar: Sidecar, current: Platform) -> list[str | None]:
     diffs: list[str | None] = []
-    if sidecar.compute_capability != current.compute_capability:
+    if current.compute_capability not in sidecar.compute_capabilities:
         diffs.append(
-            f"compute capability {sidecar.compute_capability} (engine) vs {current.compute_capability} here"
+            f"compute capability {current.compute_capability} here, engine built for "
+            f"{', '.join(sidecar.compute_capabilities) or 'none'}"
         )
-    if sidecar.gpu_name != current.gpu_name:
+    if sidecar.library == TENSORRT and sidecar.gpu_name and sidecar.gpu_name != current.gpu_name:
         diffs.append(f"GPU {sidecar.gpu_name!r} (engine) vs {current.gpu_name!r} here")
     if current.profiles is not None and tuple(current.profiles) != tuple(sidecar.profiles):
         recorded = " | ".join(p.describe() for p in sidecar.profiles)
         actual = " | ".join(p.describe() for p in current.profiles)
         diffs.append(f"profiles [{recorded}] (sidecar) vs [{actual}] (engine file)")
-    if current.onnx_sha256 is not None and current.onnx_sha256 != sidecar.onnx_sha256:
-        diffs.append(
-            f"source ONNX sha256 {sidecar.onnx_sha256[:12]}... (engine) "
-            f"vs {current.onnx_sha256[:12]}... (given)"
-        )
     return diffs
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("."):
-        digits = "".join(c for c in piece if c.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
-def check_output(path: str | Path, *, force: bool) -> Path:
-    """Check an engine output path before any (long) build.
-
-    Raises:
-        OutputExistsError: If it (or its sidecar) exists and ``force`` is False.
-        InputError: If it is a folder.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"cannot write {target}: it is a folder")
-    for p in (target, sidecar_path(target)):
-        if p.exists() and not force:
-            raise OutputExistsError(f"{p} already exists; use --force to overwrite")
-    return target
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temp file in the same folder, then rename over ``path``.
-
-    Raises:
-        OutputError: If the folder is missing or not writable, or the disk is full.
-    """
-    target = Path(path)
-    try:
-        with staged(target) as tmp:
-            tmp.write_bytes(data)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc

@@ -1,32 +1,55 @@
-"""A recording fake of the TensorRT 10 Python API and a numpy "CUDA" backend, for tests.
+"""A fake TensorRT *runtime* (deserialise, execute) and a numpy "CUDA" binding, for tests.
 
-Only the calls nst makes exist. ``CALLS`` records them in order, so tests check the sequence
-(profiles with the right shapes, flags, precision constraints, timing cache). The "engine" is
-JSON of the profiles and I/O names; its context computes ``1 - x`` on fake device memory.
-Install with ``monkeypatch.setitem(sys.modules, "tensorrt", fake_trt.module())``.
+Engines in the tests are built for real with ``tensorrt_rtx`` (no GPU needed); what a machine
+without a GPU cannot do is load and run them. :func:`register` makes a real plan loadable by
+the fake ``Runtime``: its engine reports what the real one would, taken from the real build
+and the real model, not from the code under test:
+
+* I/O names and dtypes: the strongly typed network's, recorded by the build in the sidecar
+  (``io_dtypes``: float16 for FP16-I/O models);
+* every input's min/opt/max per profile: derived from the ExportSpec exactly as the builder
+  set them (or given, to simulate an engine file that disagrees with its sidecar);
+* output shapes: what the source ONNX computes for the input shapes (ONNX Runtime on zeros),
+  so an SR engine's output is 4x or 8x its input;
+* execution: ONNX Runtime runs the source ONNX on the fake device memory, cast from and to
+  the engine's I/O dtypes.
+
+Install with ``monkeypatch.setitem(sys.modules, "tensorrt_rtx", fake_trt.module())``.
+``CALLS`` records runtime calls in order (profile switches, shapes, enqueues, graphs).
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import itertools
-import json
-import types
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from nst.contract.metadata import ModelMetadata
+from nst.contract.profiles import Profile, input_shapes
 from nst.runtime.trt.cuda import GpuInfo
+from nst.runtime.trt.sidecar import read_sidecar
 
 CALLS: list[tuple[Any, ...]] = []
-H100 = GpuInfo("NVIDIA H100 80GB HBM3", "9.0")
-VERSION = "10.3.0.26"
-ENGINE_MAGIC = b"FAKEPLAN"
-LAYER_TYPES = {"InstanceNormalization": "NORMALIZATION", "ReduceMean": "REDUCE", "Conv": "CONVOLUTION"}
+A6000 = GpuInfo("NVIDIA RTX A6000", "8.6")
+PLANS: dict[str, PlanInfo] = {}
 
 
-class Severity(enum.Enum):
+def real_version(name: str = "tensorrt_rtx") -> str:
+    """The installed library's version (the fake must report what the real one would)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version({"tensorrt_rtx": "tensorrt_rtx_cu13", "tensorrt": "tensorrt"}[name])
+    except PackageNotFoundError:
+        return "1.7.1.116"
+
+
+class Severity(enum.IntEnum):
     INTERNAL_ERROR = 0
     ERROR = 1
     WARNING = 2
@@ -41,178 +64,38 @@ class ILogger:
         pass
 
 
-class IProgressMonitor:
-    def __init__(self) -> None:
-        pass
-
-
-class IInt8EntropyCalibrator2:
-    def __init__(self) -> None:
-        pass
-
-
-LayerType = enum.Enum("LayerType", ["NORMALIZATION", "REDUCE", "CONVOLUTION", "PLUGIN_V2", "ACTIVATION"])
-BuilderFlag = enum.Enum(
-    "BuilderFlag",
-    ["FP16", "INT8", "OBEY_PRECISION_CONSTRAINTS", "VERSION_COMPATIBLE", "EXCLUDE_LEAN_RUNTIME"],
-)
-MemoryPoolType = enum.Enum("MemoryPoolType", ["WORKSPACE"])
 TensorIOMode = enum.Enum("TensorIOMode", ["INPUT", "OUTPUT"])
-float32, float16 = "float32", "float16"
 
 
 def nptype(dtype: str) -> type:
-    return {"float32": np.float32, "float16": np.float16}[dtype]
+    return np.dtype(dtype).type
 
 
-class Layer:
-    def __init__(self, name: str, kind: Any) -> None:
-        self.name, self.type, self.num_outputs = name, kind, 1
+@dataclass
+class PlanInfo:
+    """What a real plan's engine holds, from its sidecar and source model."""
 
-    def __setattr__(self, key: str, value: Any) -> None:
-        if key in ("precision", "compute_precision"):
-            CALLS.append((key, self.name, value))
-        object.__setattr__(self, key, value)
-
-    def set_output_type(self, index: int, dtype: str) -> None:
-        CALLS.append(("set_output_type", self.name, index, dtype))
+    onnx: Path
+    io_dtypes: dict[str, str]
+    inputs: list[str]
+    profiles: list[dict[str, tuple[tuple[int, ...], ...]]]
 
 
-class INormalizationLayer(Layer):
-    """The downcast target; subclassing keeps the recording ``__setattr__``."""
+def register(plan: Path, *, onnx: Path | None = None, profiles: tuple[Profile, ...] | None = None) -> None:
+    """Make the real engine ``plan`` loadable by the fake runtime.
 
-
-class Network:
-    def __init__(self) -> None:
-        self.inputs: list[types.SimpleNamespace] = []
-        self.layers: list[Layer] = []
-        self.outputs: list[str] = []
-
-    num_inputs = property(lambda self: len(self.inputs))
-    num_layers = property(lambda self: len(self.layers))
-
-    def get_input(self, i: int) -> Any:
-        return self.inputs[i]
-
-    def get_layer(self, i: int) -> Layer:
-        return self.layers[i]
-
-
-class OnnxParser:
-    def __init__(self, network: Network, logger: Any) -> None:
-        self.network = network
-        self.errors: list[str] = []
-
-    def parse_from_file(self, path: str) -> bool:
-        import onnx
-
-        CALLS.append(("parse_from_file", path))
-        graph = onnx.load(path).graph
-        for node in graph.node:
-            if node.op_type == "Unsupported":
-                self.errors.append(f"node {node.name}: no importer for op Unsupported")
-            kind = LayerType[LAYER_TYPES.get(node.op_type, "ACTIVATION")]
-            self.network.layers.append(Layer(node.name or node.op_type, kind))
-        self.network.inputs = [types.SimpleNamespace(name=i.name) for i in graph.input]
-        self.network.outputs = [o.name for o in graph.output]
-        return not self.errors
-
-    num_errors = property(lambda self: len(self.errors))
-
-    def get_error(self, i: int) -> str:
-        return self.errors[i]
-
-
-class Profile:
-    def __init__(self) -> None:
-        self.shapes: dict[str, list[list[int]]] = {}
-
-    def set_shape(self, name: str, lo: Any, opt: Any, hi: Any) -> None:
-        CALLS.append(("set_shape", name, tuple(lo), tuple(opt), tuple(hi)))
-        self.shapes[name] = [list(lo), list(opt), list(hi)]
-
-
-class TimingCache:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def serialize(self) -> bytes:
-        return self.data + b"+tactics"
-
-
-class BuilderConfig:
-    def __init__(self) -> None:
-        self.profiles: list[Profile] = []
-        self.flags: set[Any] = set()
-        self.int8_calibrator: Any = None
-        self.progress_monitor: Any = None
-        self.cache: TimingCache | None = None
-
-    def set_flag(self, flag: Any) -> None:
-        CALLS.append(("set_flag", flag.name))
-        self.flags.add(flag)
-
-    def set_memory_pool_limit(self, pool: Any, size: int) -> None:
-        CALLS.append(("set_memory_pool_limit", pool.name, size))
-
-    def add_optimization_profile(self, profile: Profile) -> int:
-        self.profiles.append(profile)
-        return len(self.profiles) - 1
-
-    def set_calibration_profile(self, profile: Profile) -> None:
-        CALLS.append(("set_calibration_profile", self.profiles.index(profile)))
-
-    def create_timing_cache(self, data: bytes) -> TimingCache:
-        CALLS.append(("create_timing_cache", bytes(data)))
-        return TimingCache(bytes(data))
-
-    def set_timing_cache(self, cache: TimingCache, ignore_mismatch: bool) -> bool:
-        self.cache = cache
-        return cache.data != b"MISMATCH"
-
-    def get_timing_cache(self) -> TimingCache | None:
-        return self.cache
-
-
-class Builder:
-    fail = False
-
-    def __init__(self, logger: Any) -> None:
-        self.logger = logger
-
-    def create_network(self, flags: int) -> Network:
-        CALLS.append(("create_network", flags))
-        return Network()
-
-    def create_builder_config(self) -> BuilderConfig:
-        return BuilderConfig()
-
-    def create_optimization_profile(self) -> Profile:
-        return Profile()
-
-    def build_serialized_network(self, network: Network, config: BuilderConfig) -> bytes | None:
-        CALLS.append(("build_serialized_network",))
-        if config.progress_monitor is not None:
-            config.progress_monitor.phase_start("Building engine", None, 3)
-            config.progress_monitor.phase_start("Tactic selection", "Building engine", 10)
-        if config.int8_calibrator is not None:
-            _calibrate(config.int8_calibrator, [i.name for i in network.inputs])
-        if Builder.fail:
-            self.logger.log(Severity.ERROR, "out of tactics for layer conv1")
-            return None
-        body = {"inputs": [i.name for i in network.inputs], "outputs": network.outputs,
-                "profiles": [p.shapes for p in config.profiles]}  # fmt: skip
-        return ENGINE_MAGIC + json.dumps(body).encode()
-
-
-def _calibrate(calibrator: Any, names: list[str]) -> None:
-    cached = calibrator.read_calibration_cache()
-    if cached is None:
-        while (ptrs := calibrator.get_batch(names)) is not None:
-            CALLS.append(("calibration_batch", calibrator.get_batch_size(), len(ptrs)))
-        calibrator.write_calibration_cache(b"calibration-table")
-    else:
-        CALLS.append(("calibration_cache_read", bytes(cached)))
+    Args:
+        plan: A plan built by nst (its sidecar is read).
+        onnx: The model to execute (default: the sidecar's ``onnx_path``).
+        profiles: Image-input profiles the engine *file* holds (default: the sidecar's).
+    """
+    sidecar = read_sidecar(plan)
+    spec = ModelMetadata.from_props(sidecar.model_metadata).spec
+    chosen = profiles if profiles is not None else sidecar.profiles
+    inputs = [t.name for t in spec.inputs]
+    per_input = [input_shapes(spec, p) for p in chosen]
+    info = PlanInfo(Path(onnx or sidecar.onnx_path), dict(sidecar.io_dtypes), inputs, per_input)
+    PLANS[hashlib.sha256(plan.read_bytes()).hexdigest()] = info
 
 
 class Runtime:
@@ -222,39 +105,69 @@ class Runtime:
 
     def deserialize_cuda_engine(self, data: bytes) -> Engine | None:
         CALLS.append(("deserialize_cuda_engine", self.engine_host_code_allowed))
-        if not data.startswith(ENGINE_MAGIC):
+        info = PLANS.get(hashlib.sha256(bytes(data)).hexdigest())
+        if info is None:  # what TensorRT logs for bytes that are no plan of this release
             self.logger.log(Severity.ERROR, "Serialization assertion magicTagRead == kMAGIC_TAG failed")
             return None
-        return Engine(json.loads(data[len(ENGINE_MAGIC) :]))
+        return Engine(info)
 
 
 class Engine:
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-        self.names = body["inputs"] + body["outputs"]
+    def __init__(self, info: PlanInfo) -> None:
+        self.info = info
+        self.names = list(info.io_dtypes)
+        self._session: Any = None
+        self._shapes: dict[tuple[Any, ...], dict[str, tuple[int, ...]]] = {}
 
     num_io_tensors = property(lambda self: len(self.names))
-    num_optimization_profiles = property(lambda self: len(self.body["profiles"]))
+    num_optimization_profiles = property(lambda self: len(self.info.profiles))
 
     def get_tensor_name(self, i: int) -> str:
         return self.names[i]
 
     def get_tensor_mode(self, name: str) -> Any:
-        return TensorIOMode.INPUT if name in self.body["inputs"] else TensorIOMode.OUTPUT
+        return TensorIOMode.INPUT if name in self.info.inputs else TensorIOMode.OUTPUT
 
     def get_tensor_dtype(self, name: str) -> str:
-        return float32
+        return self.info.io_dtypes[name]
 
-    def get_tensor_profile_shape(self, name: str, index: int) -> list[list[int]]:
-        return self.body["profiles"][index][name]
+    def get_tensor_profile_shape(self, name: str, index: int) -> list[tuple[int, ...]]:
+        return list(self.info.profiles[index][name])
 
     def create_execution_context(self) -> Context:
         return Context(self)
 
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import onnxruntime as ort
+
+            self._session = ort.InferenceSession(str(self.info.onnx), providers=["CPUExecutionProvider"])
+        return self._session
+
+    def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The source model on ``feed`` (cast to its input dtypes), outputs in the engine's dtypes."""
+        wanted = {
+            i.name: np.float16 if "float16" in i.type else np.float32 for i in self.session.get_inputs()
+        }
+        outputs = self.session.run(None, {n: a.astype(wanted[n]) for n, a in feed.items()})
+        names = [o.name for o in self.session.get_outputs()]
+        return {n: np.asarray(o).astype(self.info.io_dtypes[n]) for n, o in zip(names, outputs, strict=True)}
+
+    def output_shapes(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """Output shapes for these input shapes, as the model computes them (cached)."""
+        key = tuple(sorted(shapes.items()))
+        if key not in self._shapes:
+            zeros = {n: np.zeros(s, self.info.io_dtypes[n]) for n, s in shapes.items()}
+            self._shapes[key] = {n: a.shape for n, a in self.run(zeros).items()}
+        return self._shapes[key]
+
 
 class Context:
     def __init__(self, engine: Engine) -> None:
-        self.engine, self.shapes, self.addresses, self.profile = engine, {}, {}, 0  # type: ignore[var-annotated]
+        self.engine, self.profile = engine, 0
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.addresses: dict[str, int] = {}
 
     def set_optimization_profile_async(self, index: int, stream: int) -> bool:
         CALLS.append(("set_optimization_profile_async", index))
@@ -262,31 +175,34 @@ class Context:
         return True
 
     def set_input_shape(self, name: str, shape: tuple[int, ...]) -> bool:
-        lo, _, hi = self.engine.body["profiles"][self.profile][name]
+        lo, _, hi = self.engine.info.profiles[self.profile][name]
         CALLS.append(("set_input_shape", name, tuple(shape)))
         self.shapes[name] = tuple(shape)
         return all(a <= s <= b for a, s, b in zip(lo, shape, hi, strict=True))
 
     def get_tensor_shape(self, name: str) -> tuple[int, ...]:
-        return self.shapes[self.engine.body["inputs"][0]]
+        if name in self.engine.info.inputs:
+            return self.shapes[name]
+        return self.engine.output_shapes(self.shapes)[name]
 
     def set_tensor_address(self, name: str, ptr: int) -> None:
         self.addresses[name] = ptr
 
     def execute_async_v3(self, stream: int) -> bool:
-        src, dst = (
-            self.addresses[self.engine.body["inputs"][0]],
-            self.addresses[self.engine.body["outputs"][0]],
-        )
-        n = int(np.prod(self.get_tensor_shape(""))) * 4
+        engine, shapes, addresses = self.engine, dict(self.shapes), dict(self.addresses)
 
         def run() -> None:
-            x = FakeCuda.memory[src][:n].view(np.float32)
-            FakeCuda.memory[dst][:n] = (1.0 - x).view(np.uint8)
+            feed = {}
+            for name, shape in shapes.items():
+                dtype = np.dtype(engine.info.io_dtypes[name])
+                raw = FakeCuda.memory[addresses[name]][: int(np.prod(shape)) * dtype.itemsize]
+                feed[name] = raw.view(dtype).reshape(shape)
+            for name, out in engine.run(feed).items():
+                FakeCuda.memory[addresses[name]][: out.nbytes] = out.reshape(-1).view(np.uint8)
 
-        backend = FakeCuda.current
-        if backend is not None and stream in backend.capturing:
-            backend.capturing[stream].append(run)
+        binding = FakeCuda.current
+        if binding is not None and stream in binding.capturing:
+            binding.capturing[stream].append(run)
         else:
             CALLS.append(("execute_async_v3",))
             run()
@@ -300,7 +216,7 @@ class FakeCuda:
     memory: ClassVar[dict[int, np.ndarray]] = {}
     current: ClassVar[FakeCuda | None] = None
 
-    def __init__(self, gpu: GpuInfo = H100) -> None:
+    def __init__(self, gpu: GpuInfo = A6000) -> None:
         self.gpu, self.ids = gpu, itertools.count(0x1000, 0x1000)
         self.capturing: dict[int, list[Any]] = {}
         self.live: set[int] = set()
@@ -355,24 +271,18 @@ class FakeCuda:
         CALLS.append(("graph_destroy",))
 
 
-def module() -> types.ModuleType:
-    """A fresh ``tensorrt`` stand-in (CALLS cleared)."""
+def module(name: str = "tensorrt_rtx", version: str | None = None) -> Any:
+    """A fresh runtime-only stand-in for ``name`` (CALLS cleared), reporting the real version."""
+    import types
+
     CALLS.clear()
-    Builder.fail = False
-    mod = types.ModuleType("tensorrt")
-    names = ["ILogger", "IProgressMonitor", "IInt8EntropyCalibrator2", "LayerType", "BuilderFlag",
-             "MemoryPoolType", "TensorIOMode", "float32", "float16", "INormalizationLayer", "nptype",
-             "OnnxParser", "Builder", "Runtime"]  # fmt: skip
-    for name in names:
-        setattr(mod, name, globals()[name])
-    mod.__version__ = VERSION  # type: ignore[attr-defined]
+    mod = types.ModuleType(name)
+    for attr in ("ILogger", "TensorIOMode", "nptype", "Runtime"):
+        setattr(mod, attr, globals()[attr])
+    mod.__version__ = version or real_version(name)  # type: ignore[attr-defined]
     return mod
 
 
 def calls(kind: str) -> list[tuple[Any, ...]]:
     """Recorded calls of one kind."""
     return [c for c in CALLS if c[0] == kind]
-
-
-def write_plan(path: Path, body: dict[str, Any]) -> None:
-    path.write_bytes(ENGINE_MAGIC + json.dumps(body).encode())

@@ -1,4 +1,4 @@
-"""The cuda-python backend against a fake ``cuda.bindings.runtime`` (no GPU here)."""
+"""The CUDA bindings against fake ``cuda.bindings.runtime`` / ``pycuda.driver`` (no GPU here)."""
 
 import enum
 import sys
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nst.errors import InputError, ModelError
-from nst.runtime.trt.cuda import CudaBackend, CudaPythonBackend, make_backend
+from nst.runtime.trt.cuda import CudaBinding, CudaPythonBinding, detect_gpu, make_binding
 
 Err = enum.Enum("cudaError_t", ["cudaSuccess", "cudaErrorMemoryAllocation"])
 
@@ -53,9 +53,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list:
     return recorded
 
 
-def test_cuda_python_backend_calls(calls: list) -> None:
-    backend = make_backend("cuda-python", device=1)
-    assert isinstance(backend, CudaPythonBackend) and isinstance(backend, CudaBackend)
+def test_cuda_python_binding_calls(calls: list) -> None:
+    backend = make_binding("cuda-python", device=1)
+    assert isinstance(backend, CudaPythonBinding) and isinstance(backend, CudaBinding)
     info = backend.device_info()
     assert (info.name, info.compute_capability) == ("NVIDIA H100 80GB HBM3", "9.0")
     stream = backend.stream_create()
@@ -85,7 +85,7 @@ def test_cuda_python_backend_calls(calls: list) -> None:
 
 def test_cuda_errors_become_model_errors(calls: list) -> None:
     with pytest.raises(ModelError, match="CUDA cudaMalloc failed: out of memory"):
-        make_backend("cuda-python").malloc(2 << 30)
+        make_binding("cuda-python").malloc(2 << 30)
 
 
 class FakeAlloc(int):
@@ -133,13 +133,13 @@ def fake_pycuda() -> types.ModuleType:
     return drv
 
 
-def test_pycuda_backend_pushes_its_context_and_maps_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pycuda_binding_pushes_its_context_and_maps_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     pycuda = types.ModuleType("pycuda")
     pycuda.driver = fake_pycuda()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "pycuda", pycuda)
     monkeypatch.setitem(sys.modules, "pycuda.driver", pycuda.driver)  # type: ignore[attr-defined]
     CALLS.clear()
-    backend = make_backend("pycuda")
+    backend = make_binding("pycuda")
     info = backend.device_info()
     assert (info.name, info.compute_capability) == ("NVIDIA L4", "8.9")
     backend.free(backend.malloc(64))
@@ -150,7 +150,7 @@ def test_pycuda_backend_pushes_its_context_and_maps_errors(monkeypatch: pytest.M
         ModelError, match=r"CUDA \(pycuda\) mem_alloc failed: cuMemAlloc failed: out of memory"
     ):
         backend.malloc(2 << 30)
-    with pytest.raises(InputError, match="needs the cuda-python backend"):
+    with pytest.raises(InputError, match="needs the cuda-python binding"):
         backend.graph_begin(0)
 
 
@@ -162,4 +162,15 @@ def test_real_cuda_python_on_a_machine_without_gpu() -> None:
     if Path("/dev/nvidia0").exists():
         pytest.skip("a GPU is present: covered by the gpu-marked tests")
     with pytest.raises(ModelError, match="CUDA cudaSetDevice failed: "):
-        make_backend("cuda-python")
+        make_binding("cuda-python")
+    assert detect_gpu("cuda-python") is None  # no GPU is not an error when probing
+
+
+def test_detect_gpu(calls: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpu = detect_gpu("cuda-python")
+    assert gpu is not None and (gpu.name, gpu.compute_capability) == ("NVIDIA H100 80GB HBM3", "9.0")
+    with pytest.raises(InputError, match="unknown CUDA binding"):
+        detect_gpu("cuda-pyton")  # a typo is not "no GPU"
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert detect_gpu("cuda-python") is None  # no binding installed: nothing to ask

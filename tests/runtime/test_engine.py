@@ -1,47 +1,40 @@
-import json
+"""The engine builder: options, precision and profile rules (no TensorRT), and real TensorRT-RTX
+builds of tiny nets for SM86 (no GPU needed; skipped only where tensorrt_rtx is absent)."""
+
 import logging
 import subprocess
 import sys
+import types
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from nst.artifacts import sha256_file
 from nst.contract.profiles import Profile, input_shapes, parse_profiles, parse_shape, profiles_from_spec
 from nst.contract.spec import ExportSpec, TensorSpec
 from nst.errors import EngineBuildError, InputError, MissingDependencyError, ModelError, OutputExistsError
-from nst.runtime.trt.build import (
-    EngineConfig,
-    build_command,
-    build_engine,
-    engine_from_onnx,
-    read_model,
-    resolve_profiles,
-)
-from nst.runtime.trt.sidecar import read_sidecar
+from nst.runtime.trt.build import build_engine, build_network, engine_from_onnx, write_engine
+from nst.runtime.trt.config import EngineConfig, build_command, check_precision, read_model, resolve_profiles
+from nst.runtime.trt.cuda import GpuInfo
+from nst.runtime.trt.libs import TrtLib, import_library, parse_compute_capability, select_library
+from nst.runtime.trt.sidecar import read_sidecar, sidecar_path
+from nst.runtime.trt.targets import resolve_targets
 from tests.runtime import fake_trt
-from tests.runtime.onnx_models import tiny_model
+from tests.runtime.trt.tiny import SM86, conv_model, fp16_model, requires_rtx
 
 DEFAULT = Profile((1, 3, 16, 16), (1, 3, 720, 1280), (4, 3, 2160, 3840))
+SMALL = Profile((1, 3, 16, 16), (1, 3, 32, 32), (2, 3, 64, 64))
+RTX86 = {"compute_capabilities": SM86, "profiles": (SMALL,)}
 
 
 @pytest.fixture()
 def model(tmp_path: Path) -> Path:
-    return tiny_model(tmp_path / "model.onnx")
+    return conv_model(tmp_path / "model.onnx")
 
 
 @pytest.fixture()
 def qdq_model(tmp_path: Path) -> Path:
-    return tiny_model(tmp_path / "model.int8.onnx", qdq=True)
-
-
-@pytest.fixture()
-def trt(monkeypatch: pytest.MonkeyPatch):
-    mod = fake_trt.module()
-    monkeypatch.setitem(sys.modules, "tensorrt", mod)
-    return mod
+    return conv_model(tmp_path / "model.int8.onnx", qdq=True)
 
 
 def test_parse_shapes_and_profiles() -> None:
@@ -49,15 +42,10 @@ def test_parse_shapes_and_profiles() -> None:
     assert parse_profiles(["1x3x64x64"], ["1x3x720x1280"], ["4x3x2160x3840"]) == (
         Profile((1, 3, 64, 64), (1, 3, 720, 1280), (4, 3, 2160, 3840)),
     )
-    assert (
-        len(
-            parse_profiles(
-                ["1x3x16x16", "8x3x16x16"], ["1x3x64x64", "8x3x64x64"], ["4x3x256x256", "8x3x256x256"]
-            )
-        )
-        == 2
+    two = parse_profiles(
+        ["1x3x16x16", "8x3x16x16"], ["1x3x64x64", "8x3x64x64"], ["4x3x256x256", "8x3x256x256"]
     )
-    assert parse_profiles([], [], []) == ()
+    assert len(two) == 2 and parse_profiles([], [], []) == ()
 
 
 @pytest.mark.parametrize(
@@ -65,10 +53,8 @@ def test_parse_shapes_and_profiles() -> None:
     [
         (["1x3x64"], ["1x3x64x64"], ["1x3x64x64"], r"'1x3x64' must be NxCxHxW"),
         (["1x3x0x64"], ["1x3x64x64"], ["1x3x64x64"], "positive integers"),
-        (["1x3xax64"], ["1x3x64x64"], ["1x3x64x64"], "NxCxHxW"),
         (["1x3x64x64"], [], ["1x3x64x64"], r"same number of times \(got 1, 0, 1\)"),
         (["1x3x64x64"], ["1x3x32x64"], ["1x3x64x64"], "H must satisfy min <= opt <= max"),
-        (["1x3x64x64"], ["2x3x64x64"], ["1x3x64x64"], "N must satisfy min <= opt <= max"),
     ],
 )
 def test_bad_profiles(mins: list, opts: list, maxs: list, message: str) -> None:
@@ -77,53 +63,46 @@ def test_bad_profiles(mins: list, opts: list, maxs: list, message: str) -> None:
 
 
 def test_profile_derived_from_spec_and_checked_against_it(model: Path) -> None:
-    info = read_model(model)
-    assert not info.qdq and info.sha256 == sha256_file(model)
-    assert profiles_from_spec(info.metadata.spec) == (DEFAULT,)
-    assert resolve_profiles(EngineConfig(), info) == (DEFAULT,)
+    source = read_model(model)
+    assert source.precision == "fp32" and source.sha256 == sha256_file(model)
+    assert profiles_from_spec(source.metadata.spec) == (DEFAULT,)
+    assert resolve_profiles(EngineConfig(), source) == (DEFAULT,)
     small = Profile((1, 3, 8, 8), (1, 3, 64, 64), (1, 3, 64, 64))
     with pytest.raises(InputError, match="H and W must be >= 16 for a johnson model"):
-        resolve_profiles(EngineConfig(profiles=(small,)), info)
+        resolve_profiles(EngineConfig(profiles=(small,)), source)
     four = Profile((1, 4, 16, 16), (1, 4, 64, 64), (1, 4, 64, 64))
     with pytest.raises(InputError, match="image has a fixed axis of size 3"):
-        resolve_profiles(EngineConfig(profiles=(four,)), info)
+        resolve_profiles(EngineConfig(profiles=(four,)), source)
 
 
-def test_input_shapes_follow_the_image_axes() -> None:
+def test_input_shapes_of_multi_input_specs() -> None:
     spec = ExportSpec(family="cin", inputs=(
         TensorSpec("image", ("batch", 3, "height", "width")), TensorSpec("style_weights", (4,), range=None),
         TensorSpec("style_masks", ("batch", 4, "height", "width"))))  # fmt: skip
     shapes = input_shapes(spec, DEFAULT)
-    assert shapes["style_weights"] == ((4,), (4,), (4,))
-    assert shapes["style_masks"][2] == (4, 4, 2160, 3840)
+    assert shapes["style_weights"] == ((4,), (4,), (4,)) and shapes["style_masks"][2] == (4, 4, 2160, 3840)
     odd = ExportSpec(family="swap", inputs=(*spec.inputs, TensorSpec("style", (1, 3, "sh", "sw"))))
     with pytest.raises(InputError, match="cannot derive a profile for input 'style' axis 'sh'"):
         input_shapes(odd, DEFAULT)
 
 
-def test_input_shapes_of_noise_and_style_image_inputs() -> None:
-    from nst.train.models.styleswap import StyleSwapNet
-    from nst.train.models.texture import TextureConfig, TextureStylizationNet
-
-    spec = TextureStylizationNet(TextureConfig(scales=3)).export_spec()
-    profile = Profile((1, 3, 33, 40), (2, 3, 721, 1280), (4, 3, 2161, 3840))
-    shapes = input_shapes(ExportSpec.from_json(spec.to_json()), profile)  # survives the metadata round trip
-    assert shapes["noise_0"] == ((1, 3, 33, 40), (2, 3, 721, 1280), (4, 3, 2161, 3840))
-    assert shapes["noise_2"] == ((1, 3, 9, 10), (2, 3, 181, 320), (4, 3, 541, 960))  # ceil(size / 4)
-    swap = input_shapes(StyleSwapNet().export_spec(), DEFAULT)
-    assert swap["style"] == ((1, 3, 16, 16), (1, 3, 256, 256), (1, 3, 512, 512))
-
-
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"calib_data": Path(".")}, "only apply with --int8"),
-        ({"int8": True, "calib_data": Path("/no/such/dir")}, "is not a folder of images"),
+        ({"fp16": True, "int8": True}, "--fp16 and --int8 exclude each other"),
+        ({"library": "trt11"}, r"--trt must be one of \['auto', 'tensorrt', 'rtx'\]"),
+        (
+            {"compute_capabilities": ("90",)},
+            r"'90' is not one TensorRT-RTX targets; valid: 75, 80, 86, 89, 120",
+        ),
+        (
+            {"compute_capabilities": ("86",), "library": "tensorrt"},
+            "needs TensorRT-RTX .*build on the target GPU",
+        ),
         ({"exclude_lean_runtime": True}, "needs --version-compatible"),
         ({"workspace_mb": 0}, ">= 1 MiB"),
         ({"optimization_level": 6}, "must be 0-5"),
         ({"timing_cache": Path(".")}, "is a folder"),
-        ({"int8": True, "calib_images": 0, "calib_cache": Path("c")}, "calib_images must be >= 1"),
         ({"profiles": (Profile((2, 3, 16, 16), (1, 3, 16, 16), (2, 3, 16, 16)),)}, "N must satisfy"),
     ],
 )
@@ -132,17 +111,38 @@ def test_engine_config_validation(kwargs: dict, message: str) -> None:
         EngineConfig(**kwargs)
 
 
-def test_int8_modes(model: Path, qdq_model: Path, tmp_path: Path) -> None:
-    plain, qdq = read_model(model), read_model(qdq_model)
-    assert qdq.qdq
-    with pytest.raises(InputError, match=r"--int8 needs a QDQ model .* or --calib-data DIR"):
-        resolve_profiles(EngineConfig(int8=True), plain)
-    with pytest.raises(InputError, match=r"is INT8-quantised .*build it with --int8"):
-        resolve_profiles(EngineConfig(fp16=True), qdq)
-    with pytest.raises(InputError, match="carries its own INT8 scales"):
-        resolve_profiles(EngineConfig(int8=True, calib_data=tmp_path), qdq)
-    assert resolve_profiles(EngineConfig(int8=True), qdq) == (DEFAULT,)
-    assert resolve_profiles(EngineConfig(int8=True, calib_data=tmp_path), plain) == (DEFAULT,)
+def test_compute_capabilities_accept_both_spellings() -> None:
+    assert EngineConfig(compute_capabilities=("86", "8.6", "sm_120", "SM121")).compute_capabilities == (
+        "8.6", "12.0", "12.1")  # fmt: skip
+    assert [parse_compute_capability(c) for c in ("75", "8.0", "89")] == ["7.5", "8.0", "8.9"]
+
+
+def test_precision_comes_from_the_model(model: Path, qdq_model: Path, tmp_path: Path) -> None:
+    fp16 = read_model(fp16_model(model, tmp_path / "model.fp16.onnx"))
+    fp16_io = read_model(fp16_model(model, tmp_path / "io.fp16.onnx", fp16_io=True))
+    fp32, int8 = read_model(model), read_model(qdq_model)
+    assert [m.precision for m in (fp32, fp16, fp16_io, int8)] == ["fp32", "fp16", "fp16", "int8"]
+    assert fp16_io.float16_io and not fp16.float16_io
+    for config, source in [
+        (EngineConfig(), fp32),
+        (EngineConfig(fp16=True), fp16),
+        (EngineConfig(int8=True), int8),
+    ]:
+        check_precision(config, source)
+    with pytest.raises(
+        InputError,
+        match=r"--fp16 builds an FP16 ONNX model and model\.onnx is FP32; make one "
+        r"first: nst calibrate .*model\.onnx --precision fp16 --data IMAGES -o .*model\.fp16",
+    ):
+        check_precision(EngineConfig(fp16=True), fp32)  # fmt: skip
+    with pytest.raises(InputError, match=r"--int8 builds an INT8 ONNX .*--precision int8"):
+        check_precision(EngineConfig(int8=True), fp32)
+    with pytest.raises(
+        InputError, match=r"model\.int8\.onnx is INT8-quantised \(Q/DQ nodes\); build it with --int8$"
+    ):
+        check_precision(EngineConfig(), int8)
+    with pytest.raises(InputError, match=r"is an FP16 model; build it with --fp16, not --int8"):
+        check_precision(EngineConfig(int8=True), fp16)
 
 
 def test_read_model_errors(tmp_path: Path) -> None:
@@ -154,142 +154,204 @@ def test_read_model_errors(tmp_path: Path) -> None:
 
 
 def test_build_command_round_trips_options() -> None:
-    assert build_command("m.onnx", "m.plan", EngineConfig(fp16=True, fp32_norms=False)).endswith(
-        "--fp16 --no-fp32-norms --force")  # fmt: skip
-    config = EngineConfig(fp16=True, timing_cache=Path("t c.cache"), version_compatible=True,
+    config = EngineConfig(fp16=True, timing_cache=Path("t c.cache"), compute_capabilities=("86", "120"),
                           profiles=(DEFAULT,), workspace_mb=1024)  # fmt: skip
-    assert build_command("m.onnx", "m.plan", config) == (
-        "nst build-engine m.onnx -o m.plan --fp16 --version-compatible --timing-cache 't c.cache' "
-        "--workspace-mb 1024 --min 1x3x16x16 --opt 1x3x720x1280 --max 4x3x2160x3840 --force"
+    assert build_command("m.onnx", "m.plan", config, "tensorrt_rtx") == (
+        "nst build-engine m.onnx -o m.plan --trt rtx --compute-capability 86 --compute-capability 120 --fp16 "
+        "--timing-cache 't c.cache' --workspace-mb 1024 --min 1x3x16x16 --opt 1x3x720x1280 "
+        "--max 4x3x2160x3840 --force"
     )
+    vc = EngineConfig(version_compatible=True, exclude_lean_runtime=True)
+    assert build_command("m.onnx", "m.plan", vc, "tensorrt").endswith(
+        "--trt tensorrt --version-compatible --exclude-lean-runtime --force")  # fmt: skip
 
 
 def test_engine_modules_do_not_import_tensorrt_or_cuda() -> None:
-    modules = "nst.runtime.trt.build, nst.runtime.trt, nst.runtime.trt.calls, nst.runtime.trt.cuda, "
-    modules += "nst.runtime.onnxrt.gpu, nst.cli.build_engine_cmd"
-    code = (
-        f"import sys, {modules}; print(sorted({{'tensorrt', 'pycuda', 'cuda', 'torch'}} & set(sys.modules)))"
-    )
+    modules = "nst.runtime.trt, nst.runtime.trt.build, nst.runtime.trt.runner, nst.runtime.trt.cuda, "
+    modules += "nst.runtime.trt.sidecar, nst.runtime.trt.libs, nst.cli.build_engine_cmd"
+    libraries = "{'tensorrt', 'tensorrt_rtx', 'pycuda', 'cuda', 'torch', 'nst.calibration'}"
+    code = f"import sys, {modules}; print(sorted({libraries} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
-def test_missing_tensorrt_names_the_extra(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` fail
-    with pytest.raises(MissingDependencyError, match=r"pip install 'nst\[trt\]'"):
-        engine_from_onnx(model, EngineConfig(fp16=True))
+def _module(name: str, version: str) -> types.ModuleType:
+    mod = types.ModuleType(name)
+    mod.__version__ = version  # type: ignore[attr-defined]
+    return mod
 
 
-def test_other_tensorrt_major_is_refused(trt, model: Path) -> None:
-    trt.__version__ = "11.4.0.106"
-    with pytest.raises(MissingDependencyError, match=r"needs TensorRT 10\.x, found 11\.4\.0\.106.*<11"):
-        engine_from_onnx(model, EngineConfig())
+def test_library_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", _module("tensorrt", "10.16.1.11"))
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", _module("tensorrt_rtx", "1.7.1.116"))
+    assert select_library("auto").name == "tensorrt"  # auto prefers TensorRT
+    assert select_library("auto", targets=True).name == "tensorrt_rtx"  # ... unless targets are named
+    assert select_library("rtx").label == "TensorRT-RTX 1.7.1.116"
+    with pytest.raises(InputError, match="did you mean 'rtx'"):
+        select_library("rxt")
+    monkeypatch.setitem(sys.modules, "tensorrt", _module("tensorrt", "12.0.0"))
+    with pytest.raises(MissingDependencyError, match=r"needs TensorRT 10\.x or 11\.x, found 12\.0\.0"):
+        select_library("tensorrt")
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    assert select_library("auto").name == "tensorrt_rtx"
+    with pytest.raises(
+        MissingDependencyError, match=r"tensorrt is not installed; install it with: pip install 'nst\[trt\]'"
+    ):
+        select_library("tensorrt")  # fmt: skip
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'nst\[trt\]' .* or 'nst\[trt-rtx\]'"):
+        select_library("auto")
 
 
-def test_fp16_build_call_sequence(trt, model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cache = tmp_path / "timing.cache"
-    phases: list[str] = []
-    with caplog.at_level(logging.INFO, logger="nst.trt"):
-        data = engine_from_onnx(model, EngineConfig(fp16=True, timing_cache=cache, workspace_mb=512),
-                                progress=phases.append)  # fmt: skip
-    assert data.startswith(fake_trt.ENGINE_MAGIC)
-    assert fake_trt.calls("create_network") == [("create_network", 0)]
-    assert fake_trt.calls("set_shape") == [("set_shape", "image", DEFAULT.min, DEFAULT.opt, DEFAULT.max)]
-    assert fake_trt.calls("set_flag") == [("set_flag", "FP16"), ("set_flag", "OBEY_PRECISION_CONSTRAINTS")]
-    assert fake_trt.calls("set_memory_pool_limit") == [("set_memory_pool_limit", "WORKSPACE", 512 << 20)]
-    # InstanceNormalization -> INormalizationLayer pinned to FP32 (layer, output and compute precision)
-    assert fake_trt.calls("precision") == [("precision", "in1", "float32")]
-    assert fake_trt.calls("set_output_type") == [("set_output_type", "in1", 0, "float32")]
-    assert fake_trt.calls("compute_precision") == [("compute_precision", "in1", "float32")]
-    assert phases == ["Building engine (3 steps)"]  # top-level phases only
-    assert fake_trt.calls("create_timing_cache") == [("create_timing_cache", b"")]
-    assert cache.read_bytes() == b"+tactics"
-    assert "1 layers kept FP32: in1" in caplog.text
-    engine_from_onnx(model, EngineConfig(fp16=True, timing_cache=cache))  # the cache is reused
-    assert fake_trt.calls("create_timing_cache")[-1] == ("create_timing_cache", b"+tactics")
-    assert cache.read_bytes() == b"+tactics+tactics"
+@requires_rtx
+def test_strongly_typed_network_flags() -> None:
+    rtx = import_library("tensorrt_rtx")
+    flag = 1 << int(rtx.module.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    assert TrtLib("tensorrt", rtx.module, "10.16.1.11").network_flags == flag  # 10.x must ask for it
+    assert TrtLib("tensorrt", rtx.module, "11.4.0.106").network_flags == 0  # always strongly typed
+    assert rtx.network_flags == 0 and rtx.has_targets
 
 
-def test_fp32_build_sets_no_precision_constraints(trt, model: Path) -> None:
-    engine_from_onnx(model, EngineConfig(version_compatible=True, exclude_lean_runtime=True, profiles=(
-        Profile((1, 3, 16, 16), (1, 3, 64, 64), (2, 3, 128, 128)), Profile((4, 3, 16, 16), (8, 3, 64, 64),
-                                                                           (8, 3, 64, 64)))))  # fmt: skip
-    assert fake_trt.calls("set_flag") == [
-        ("set_flag", "VERSION_COMPATIBLE"),
-        ("set_flag", "EXCLUDE_LEAN_RUNTIME"),
-    ]
-    assert fake_trt.calls("precision") == []
-    assert [c[2:] for c in fake_trt.calls("set_shape")] == [
-        ((1, 3, 16, 16), (1, 3, 64, 64), (2, 3, 128, 128)),
-        ((4, 3, 16, 16), (8, 3, 64, 64), (8, 3, 64, 64)),
-    ]
+def test_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    rtx, trt = TrtLib("tensorrt_rtx", None, "1.7.1.116"), TrtLib("tensorrt", None, "10.16.1.11")
+    a6000, h200 = fake_trt.FakeCuda(), fake_trt.FakeCuda(GpuInfo("NVIDIA H200", "9.0"))
+    named = resolve_targets(rtx, EngineConfig(compute_capabilities=("86", "120")), a6000)
+    assert (named.compute_capabilities, named.current, named.gpu) == (("8.6", "12.0"), False, None)
+    here = resolve_targets(rtx, EngineConfig(), a6000)
+    assert (here.compute_capabilities, here.current, here.gpu) == (("8.6",), True, fake_trt.A6000)
+    assert resolve_targets(trt, EngineConfig(), h200).compute_capabilities == ("9.0",)
+    with pytest.raises(
+        InputError,
+        match=r"TensorRT-RTX 1\.7\.1\.116 does not support NVIDIA H200 \(compute "
+        r"capability 9\.0\); it targets 75, 80, 86, 89, 120, 121: use TensorRT",
+    ):
+        resolve_targets(rtx, EngineConfig(), h200)  # fmt: skip
+    monkeypatch.setattr("nst.runtime.trt.targets.detect_gpu", lambda binding: None)
+    with pytest.raises(
+        InputError,
+        match=r"^no CUDA GPU here to build for: name the target GPUs with "
+        r"--compute-capability \(valid: 75, 80, 86, 89, 120, 121\)$",
+    ):
+        resolve_targets(rtx, EngineConfig())  # fmt: skip
+    with pytest.raises(
+        EngineBuildError, match=r"builds engines on the GPU they will run on and found no CUDA"
+    ):
+        resolve_targets(trt, EngineConfig())
+    with pytest.raises(InputError, match="--compute-capability needs TensorRT-RTX"):
+        resolve_targets(trt, EngineConfig(compute_capabilities=("86",)))
 
 
-def test_int8_qdq_build_has_no_calibrator(trt, qdq_model: Path) -> None:
-    engine_from_onnx(qdq_model, EngineConfig(int8=True))
-    assert ("set_flag", "INT8") in fake_trt.CALLS
-    assert fake_trt.calls("set_calibration_profile") == []
+def test_missing_libraries_name_both_extras(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("tensorrt", "tensorrt_rtx"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import name` fail
+    with pytest.raises(MissingDependencyError, match=r"nst\[trt\].*nst\[trt-rtx\]"):
+        engine_from_onnx(model, EngineConfig(**RTX86))
 
 
-def test_int8_calibrated_build_writes_and_reuses_cache(trt, model: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "calib"
-    folder.mkdir()
-    for i in range(5):
-        Image.fromarray(np.full((40, 50, 3), i * 40, np.uint8)).save(folder / f"{i}.png")
-    cache = tmp_path / "calib.cache"
-    opt = Profile((1, 3, 16, 16), (2, 3, 32, 32), (2, 3, 64, 64))
-    config = EngineConfig(int8=True, calib_data=folder, calib_cache=cache, profiles=(opt,))
-    engine_from_onnx(model, config, cuda_backend=fake_trt.FakeCuda())
-    assert fake_trt.calls("set_calibration_profile") == [("set_calibration_profile", 0)]
-    assert (
-        fake_trt.calls("calibration_batch") == [("calibration_batch", 2, 1)] * 2
-    )  # 5 images -> 2 full batches
-    assert cache.read_bytes() == b"calibration-table"
-    engine_from_onnx(model, config, cuda_backend=fake_trt.FakeCuda())
-    assert fake_trt.calls("calibration_cache_read") == [("calibration_cache_read", b"calibration-table")]
-    with pytest.raises(InputError, match="at least 8 images"):
-        big = Profile((1, 3, 16, 16), (8, 3, 32, 32), (8, 3, 32, 32))
-        engine_from_onnx(model, EngineConfig(int8=True, calib_data=folder, profiles=(big,)),
-                         cuda_backend=fake_trt.FakeCuda())  # fmt: skip
+@requires_rtx
+def test_fp32_build_for_named_targets(model: Path, tmp_path: Path) -> None:
+    built = build_network(model, EngineConfig(compute_capabilities=("86", "120"), profiles=(SMALL,)))
+    assert built.lib.name == "tensorrt_rtx" and built.targets.compute_capabilities == ("8.6", "12.0")
+    assert len(built.data) > 100_000 and built.io_dtypes == {"image": "float32", "stylized": "float32"}
+    single = engine_from_onnx(model, EngineConfig(**RTX86))
+    assert len(single) > 100_000 and single != built.data
 
 
-def test_build_failures_are_engine_build_errors(trt, model: Path, tmp_path: Path) -> None:
-    bad = tiny_model(tmp_path / "bad.onnx", unsupported=True)
-    with pytest.raises(EngineBuildError, match=r"parser rejected bad\.onnx: node bad: no importer for op"):
-        engine_from_onnx(bad, EngineConfig())
-    fake_trt.Builder.fail = True
-    with pytest.raises(EngineBuildError, match=r"could not build an engine from model\.onnx: out of tactics"):
-        engine_from_onnx(model, EngineConfig())
-    fake_trt.Builder.fail = False
-    (tmp_path / "t.cache").write_bytes(b"MISMATCH")
-    with pytest.raises(EngineBuildError, match="made on another GPU or TensorRT"):
-        engine_from_onnx(model, EngineConfig(timing_cache=tmp_path / "t.cache"))
+@requires_rtx
+def test_fp16_and_int8_builds_take_the_precision_from_the_onnx(
+    model: Path, qdq_model: Path, tmp_path: Path
+) -> None:
+    fp16_io = fp16_model(model, tmp_path / "io.fp16.onnx", fp16_io=True)
+    built = build_network(fp16_io, EngineConfig(fp16=True, **RTX86))
+    assert built.io_dtypes == {"image": "float16", "stylized": "float16"}  # the strongly typed network's
+    assert len(build_network(qdq_model, EngineConfig(int8=True, **RTX86)).data) > 100_000
+    with pytest.raises(InputError, match="build it with --int8"):
+        engine_from_onnx(qdq_model, EngineConfig(**RTX86))  # never built as FP32 behind the user's back
 
 
-def test_build_engine_writes_plan_and_sidecar(trt, model: Path, tmp_path: Path) -> None:
-    plan = tmp_path / "out" / "model.plan"
-    result = build_engine(model, plan, EngineConfig(fp16=True), cuda_backend=fake_trt.FakeCuda())
-    assert plan.read_bytes().startswith(fake_trt.ENGINE_MAGIC) and result.size_bytes == plan.stat().st_size
-    sidecar = read_sidecar(plan)
-    assert (sidecar.trt_version, sidecar.gpu_name, sidecar.compute_capability) == (
-        fake_trt.VERSION,
-        "NVIDIA H100 80GB HBM3",
-        "9.0",
-    )
-    assert sidecar.profiles == (DEFAULT,) and sidecar.precisions == ("fp32", "fp16")
-    assert sidecar.onnx_sha256 == sha256_file(model) and sidecar.nst_version == "0.1.0"
-    assert sidecar.build_command == f"nst build-engine {model} -o {plan} --fp16 --force"
-    assert json.loads(sidecar.model_metadata["nst.styles"]) == ["swirl"]
-    with pytest.raises(OutputExistsError, match="already exists"):
-        build_engine(model, plan, EngineConfig(), cuda_backend=fake_trt.FakeCuda())
+@requires_rtx
+def test_unsupported_op_is_an_engine_build_error_with_the_parsers_message(tmp_path: Path) -> None:
+    bad = conv_model(tmp_path / "bad.onnx", unsupported=True)
+    with pytest.raises(
+        EngineBuildError,
+        match=r"^TensorRT's ONNX parser rejected bad\.onnx: node bad \(NoSuchOp\): "
+        r".*Plugin not found",
+    ):
+        engine_from_onnx(bad, EngineConfig(**RTX86))  # fmt: skip
 
 
-def test_implicit_int8_needs_a_single_input_model_and_an_existing_cache(tmp_path: Path) -> None:
+@requires_rtx
+def test_network_inputs_must_match_the_metadata(tmp_path: Path) -> None:
     two = ExportSpec(family="cin", inputs=(TensorSpec("image", ("batch", 3, "height", "width")),
                                            TensorSpec("style_weights", (2,), range=None)))  # fmt: skip
-    info = read_model(tiny_model(tmp_path / "cin.onnx", spec=two))
-    with pytest.raises(InputError, match=r"the entropy calibrator feeds images only: make a QDQ model"):
-        resolve_profiles(EngineConfig(int8=True, calib_cache=tmp_path / "c.cache"), info)
-    single = read_model(tiny_model(tmp_path / "m.onnx"))
-    with pytest.raises(InputError, match=r"--calib-cache .*c\.cache does not exist; give --calib-data DIR"):
-        resolve_profiles(EngineConfig(int8=True, calib_cache=tmp_path / "c.cache"), single)
+    path = conv_model(tmp_path / "cin.onnx", spec=two, family="cin")
+    with pytest.raises(
+        ModelError, match=r"network inputs \['image'\] do not match metadata \['image', 'style_w"
+    ):
+        engine_from_onnx(path, EngineConfig(**RTX86))
+
+
+@requires_rtx
+@pytest.mark.skipif(Path("/dev/nvidia0").exists(), reason="a GPU is present: the build for it succeeds")
+def test_build_for_the_gpu_at_hand_without_a_driver_fails_with_tensorrts_error(model: Path) -> None:
+    """A binding that reports an A6000 makes RTX build for ComputeCapability.CURRENT; there is no driver."""
+    with pytest.raises(
+        EngineBuildError,
+        match=r"TensorRT-RTX .* could not build an engine from model\.onnx: "
+        r".*(CUDA|cuda)",
+    ):
+        engine_from_onnx(model, EngineConfig(profiles=(SMALL,)), cuda_binding=fake_trt.FakeCuda())
+
+
+@requires_rtx
+def test_rtx_refuses_options_it_would_ignore(model: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"--version-compatible is a TensorRT 10/11 option; TensorRT-RTX"):
+        engine_from_onnx(model, EngineConfig(version_compatible=True, **RTX86))
+    with pytest.raises(
+        InputError, match=r"--timing-cache is a TensorRT 10/11 option; .* no-ops in TensorRT-RTX"
+    ):
+        engine_from_onnx(model, EngineConfig(timing_cache=tmp_path / "t.cache", **RTX86))
+    assert not (tmp_path / "t.cache").exists()
+
+
+@requires_rtx
+def test_progress_options_and_log(model: Path, caplog: pytest.LogCaptureFixture) -> None:
+    phases: list[str] = []
+    config = EngineConfig(workspace_mb=256, optimization_level=1, **RTX86)
+    with caplog.at_level(logging.INFO, logger="nst.trt"):
+        assert len(engine_from_onnx(model, config, progress=phases.append)) > 100_000
+    assert "built engine with TensorRT-RTX 1." in caplog.text and "for 8.6 in" in caplog.text
+    assert phases and all(p.endswith(" steps)") for p in phases)  # top-level phases only
+
+
+@requires_rtx
+def test_build_engine_writes_plan_and_sidecar_together(model: Path, tmp_path: Path) -> None:
+    import tensorrt_rtx
+
+    plan = tmp_path / "out" / "model.plan"
+    two = (SMALL, Profile((4, 3, 16, 16), (8, 3, 32, 32), (8, 3, 32, 32)))
+    result = build_engine(model, plan, EngineConfig(compute_capabilities=SM86, profiles=two))
+    assert plan.stat().st_size == result.size_bytes > 100_000
+    sidecar = read_sidecar(plan)
+    assert (sidecar.library, sidecar.library_version) == ("tensorrt_rtx", tensorrt_rtx.__version__)
+    assert sidecar.compute_capabilities == ("8.6",) and sidecar.gpu_name == "" and sidecar.profiles == two
+    assert (sidecar.precision, sidecar.source_precision) == ("fp32", "fp32") and sidecar.input_name == "image"
+    assert sidecar.io_dtypes == {"image": "float32", "stylized": "float32"}
+    assert sidecar.onnx_sha256 == sha256_file(model) and sidecar.onnx_path == str(model)
+    assert sidecar.build_command.startswith(
+        f"nst build-engine {model} -o {plan} --trt rtx --compute-capability 86"
+    )
+    assert sorted(p.name for p in plan.parent.iterdir()) == ["model.plan", "model.plan.json"]  # no temp files
+    with pytest.raises(OutputExistsError, match="already exists"):
+        build_engine(model, plan, EngineConfig(**RTX86))
+    build_engine(model, plan, EngineConfig(**RTX86), force=True)
+    assert read_sidecar(plan).profiles == (SMALL,)
+
+
+def test_a_plan_too_small_to_be_an_engine_is_not_kept(tmp_path: Path) -> None:
+    from tests.runtime.test_sidecar import SIDECAR
+
+    plan = tmp_path / "m.plan"
+    with pytest.raises(EngineBuildError, match="returned a 3-byte plan"):
+        write_engine(plan, b"abc", SIDECAR)
+    assert list(tmp_path.iterdir()) == [] and not sidecar_path(plan).exists()
