@@ -38,7 +38,9 @@ pytest: $(VENV)/.dev
 cpp-test: $(VENV)/.dev
 	PYTHON=$(abspath $(BIN)/python) scripts/get_onnxruntime.sh build/third_party
 	cmake -S runtime/cpp -B build/cpp -DNST_THIRD_PARTY=$(abspath build/third_party) \
-		-DNST_PYTHON=$(abspath $(BIN)/python) > build/cpp-configure.log
+		-DNST_PYTHON=$(abspath $(BIN)/python) -DNST_WITH_TENSORRT=ON -DNST_TRT_COMPILE_ONLY=ON \
+		-DTENSORRT_INCLUDE_DIR=$(abspath ../shared/third_party/tensorrt/include) > build/cpp-configure.log
+	@grep -h "^-- nst: TensorRT" build/cpp-configure.log
 	cmake --build build/cpp -j 2
 	ctest --test-dir build/cpp --output-on-failure -j 2
 	@grep -h "^max abs diff" build/cpp/Testing/Temporary/LastTest.log | sed 's/^/C++ vs Python parity: /'

@@ -41,13 +41,29 @@ ModelInfo parse_model_info(const std::string& family, const std::string& io_json
       throw Failure(NST_ERR_MODEL_INVALID, source + ": nst.io lists no inputs or outputs");
     }
     // Families with extra inputs (style weights, masks, a style image, noise) need a richer API.
-    if (inputs.size() != 1 || !is_image_tensor(inputs[0]) || !is_image_tensor(outputs[0])) {
+    if (inputs.size() != 1 || !is_image_tensor(inputs[0])) {
       throw Failure(NST_ERR_MODEL_UNSUPPORTED,
                     source + ": the C ABI runs single-image models; " + family + " has inputs " +
                         names_of(inputs));
     }
+    if (!is_image_tensor(outputs[0])) {
+      throw Failure(NST_ERR_MODEL_UNSUPPORTED,
+                    source + ": the C ABI reads a float32 (N, 3, H, W) image; " + family +
+                        " output " + outputs[0].dump());
+    }
     info.input_name = inputs[0].at("name").get<std::string>();
     info.output_name = outputs[0].at("name").get<std::string>();
+    // nst_stylize writes an image of the input's size: an output with its own spatial axes
+    // (sr: "out_height", "out_width", 4x or 8x larger) would not fit the caller's buffer.
+    const json& in_shape = inputs[0].at("shape");
+    const json& out_shape = outputs[0].at("shape");
+    if (out_shape[2] != in_shape[2] || out_shape[3] != in_shape[3]) {
+      throw Failure(NST_ERR_MODEL_UNSUPPORTED,
+                    source + ": the C ABI writes images of the input's size; " + family +
+                        " output " + info.output_name + " has axes " + out_shape.dump() +
+                        " for input axes " + in_shape.dump() +
+                        " (super-resolution models run with `nst upscale MODEL.onnx`)");
+    }
     info.min_size = io.value("min_size", 16);
     info.pad_multiple = io.value("pad_multiple", 4);
   } catch (const json::exception& e) {

@@ -1,27 +1,32 @@
-// TensorRT backend, compiled only with -DNST_WITH_TENSORRT=ON. Written to the TensorRT 10 C++
-// API (IRuntime::deserializeCudaEngine, IExecutionContext::setInputShape / setTensorAddress /
-// enqueueV3) and the CUDA runtime API. NOT COMPILED OR RUN in nst's CI (no GPU, no TensorRT):
-// see README.md, "What is verified".
+// TensorRT backend, compiled only with -DNST_WITH_TENSORRT=ON. Written to the TensorRT 11 C++
+// runtime API (IRuntime::deserializeCudaEngine, the name-based I/O tensor API, setInputShape /
+// getTensorShape / setTensorAddress / enqueueV3) and the CUDA runtime API. CI compiles it
+// against the TensorRT 11.1 and CUDA 13 headers (-DNST_TRT_COMPILE_ONLY=ON); it has never been
+// linked or run: see README.md, "TensorRT backend".
 //
 // The engine `model.plan` is loaded only with the sidecar `model.plan.json` that
-// `nst build-engine` writes (runtime/sidecar.py, format 1), and checked like the Python
-// check_compat: `trt_version` (exact; with `version_compatible`, same major and this one not older),
-// `compute_capability` and `gpu_name` against this GPU; any difference is
+// `nst build-engine` writes (runtime/trt/sidecar.py, format 1), and checked like the Python
+// check_compat: `trt_version` (exact; with `version_compatible`, same major and this one not
+// older, or TensorRT 11 for a 10 engine), `compute_capability` and `gpu_name` against this GPU
+// (trt_checks.hpp); any difference is
 // NST_ERR_ENGINE_INCOMPATIBLE with the sidecar's `build_command`. The I/O contract comes from
-// `model_metadata` (the ONNX model's nst.family / nst.io); size limits from profile 0.
+// `model_metadata` (the ONNX model's nst.family / nst.io); size limits from profile 0; dtypes,
+// layouts and output shapes from the engine itself.
 #include <NvInferRuntime.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "backend.hpp"
+#include "trt_checks.hpp"
+#include "trt_io.hpp"
 
 namespace nst::detail {
 namespace {
@@ -33,14 +38,30 @@ class Logger final : public nvinfer1::ILogger {
   void log(Severity severity, const char* message) noexcept override {
     if (severity <= Severity::kERROR) last = message;
   }
+  /** The last error TensorRT logged, or a placeholder; cleared by taking it. */
+  std::string take() {
+    std::string message = last.empty() ? std::string("no error logged") : last;
+    last.clear();
+    return message;
+  }
   std::string last;
 };
 
 void cuda_check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
-    throw Failure(NST_ERR_INFERENCE, std::string(what) + ": " + cudaGetErrorString(status));
+    throw Failure(status == cudaErrorMemoryAllocation ? NST_ERR_OUT_OF_MEMORY : NST_ERR_INFERENCE,
+                  std::string(what) + ": " + cudaGetErrorString(status));
   }
 }
+
+struct StreamDeleter {
+  void operator()(cudaStream_t stream) const { cudaStreamDestroy(stream); }
+};
+struct DeviceDeleter {
+  void operator()(void* memory) const { cudaFree(memory); }
+};
+using Stream = std::unique_ptr<CUstream_st, StreamDeleter>;
+using DeviceBuffer = std::unique_ptr<void, DeviceDeleter>;
 
 std::vector<char> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,165 +69,233 @@ std::vector<char> read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-json read_sidecar(const std::string& plan) {
+/** The sidecar fields libnst uses (runtime/trt/sidecar.py, format 1). */
+struct Sidecar {
+  std::string trt_version;
+  bool version_compatible = false;
+  std::string compute_capability;
+  std::string gpu_name;
+  std::string build_command;
+  json model_metadata;
+};
+
+Sidecar read_sidecar(const std::string& plan) {
   const std::string path = plan + ".json";
   std::ifstream in(path);
   if (!in) {
     throw Failure(NST_ERR_MODEL_INVALID, path + " not found: engines are loaded only with the " +
                                              "sidecar nst build-engine writes; rebuild the engine");
   }
-  json sidecar;
   try {
-    sidecar = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Failure(NST_ERR_MODEL_INVALID, path + " is not valid JSON: " + e.what());
+    const json data = json::parse(in);
+    if (!data.is_object() || data.value("format", 0) != 1) {
+      throw Failure(NST_ERR_MODEL_INVALID, path + " is not an nst engine sidecar of format 1");
+    }
+    Sidecar sidecar;
+    sidecar.trt_version = data.value("trt_version", "");
+    sidecar.version_compatible = data.value("version_compatible", false);
+    sidecar.compute_capability = data.value("compute_capability", "");
+    sidecar.gpu_name = data.value("gpu_name", "");
+    sidecar.build_command = data.value("build_command", "nst build-engine MODEL.onnx -o " + plan);
+    sidecar.model_metadata = data.value("model_metadata", json::object());
+    return sidecar;
+  } catch (const json::exception& e) {  // not JSON, or a field of the wrong type
+    throw Failure(NST_ERR_MODEL_INVALID, path + " is not a valid engine sidecar: " + e.what());
   }
-  if (!sidecar.is_object() || sidecar.value("format", 0) != 1) {
-    throw Failure(NST_ERR_MODEL_INVALID, path + " is not an nst engine sidecar of format 1");
-  }
-  return sidecar;
 }
 
-/** "10.7.0.23" -> {10, 7, 0}: the parts getInferLibVersion() reports. */
-std::vector<int> version_parts(const std::string& text) {
-  std::vector<int> parts;
-  size_t start = 0;
-  while (parts.size() < 3 && start <= text.size()) {
-    parts.push_back(std::atoi(text.c_str() + start));
-    const size_t dot = text.find('.', start);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  parts.resize(3, 0);
-  return parts;
+/** This TensorRT library's {major, minor, patch, build}. */
+std::vector<int64_t> library_version() {
+  std::vector<int64_t> version = decode_trt_version(getInferLibVersion());
+  version.push_back(getInferLibBuildVersion());
+  return version;
 }
 
 /** Every difference between the engine's build platform and this one ("" when none). */
-std::string platform_diffs(const json& sidecar) {
-  const int32_t v = getInferLibVersion();  // (major * 100 + minor) * 100 + patch in TensorRT 10
-  const std::vector<int> here{v / 10000, v / 100 % 100, v % 100};
-  const std::string built = sidecar.value("trt_version", "");
-  const std::vector<int> engine = version_parts(built);
-  const bool ok = sidecar.value("version_compatible", false)
-                      ? engine[0] == here[0] && here >= engine
-                      : engine == here;
-  std::string diffs;
+std::string platform_diffs(const Sidecar& sidecar) {
+  std::string diffs =
+      trt_version_diff(sidecar.trt_version, sidecar.version_compatible, library_version());
   auto add = [&diffs](const std::string& d) { diffs += (diffs.empty() ? "" : "; ") + d; };
-  if (!ok) {
-    add("TensorRT " + built + " (engine) vs " + std::to_string(here[0]) + "." +
-        std::to_string(here[1]) + "." + std::to_string(here[2]) + " here");
-  }
   int device = 0;
   cudaDeviceProp prop{};
-  cuda_check(cudaGetDevice(&device), "cudaGetDevice");
+  const cudaError_t status = cudaGetDevice(&device);
+  if (status != cudaSuccess) {
+    throw Failure(NST_ERR_BACKEND_UNAVAILABLE,
+                  std::string("no CUDA device for TensorRT: ") + cudaGetErrorString(status));
+  }
   cuda_check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
   const std::string cc = std::to_string(prop.major) + "." + std::to_string(prop.minor);
-  if (sidecar.value("compute_capability", "") != cc) {
-    add("compute capability " + sidecar.value("compute_capability", "?") + " (engine) vs " + cc +
-        " here");
+  if (sidecar.compute_capability != cc) {
+    add("compute capability " + sidecar.compute_capability + " (engine) vs " + cc + " here");
   }
-  if (sidecar.value("gpu_name", "") != prop.name) {
-    add("GPU '" + sidecar.value("gpu_name", "?") + "' (engine) vs '" + prop.name + "' here");
+  if (sidecar.gpu_name != prop.name) {
+    add("GPU '" + sidecar.gpu_name + "' (engine) vs '" + prop.name + "' here");
   }
   return diffs;
 }
 
+nvinfer1::Dims image_dims(int64_t height, int64_t width) {
+  nvinfer1::Dims shape{};
+  shape.nbDims = 4;
+  shape.d[0] = 1;
+  shape.d[1] = 3;
+  shape.d[2] = height;
+  shape.d[3] = width;
+  return shape;
+}
+
 class TrtBackend final : public Backend {
  public:
-  TrtBackend(const std::string& path, const nst_options&) {
-    const json sidecar = read_sidecar(path);
+  TrtBackend(const std::string& path, const nst_options&) : path_(path) {
+    const Sidecar sidecar = read_sidecar(path);
     const std::string diffs = platform_diffs(sidecar);
     if (!diffs.empty()) {
-      throw Failure(NST_ERR_ENGINE_INCOMPATIBLE,
-                    path + " does not match this machine: " + diffs + "; rebuild it with: " +
-                        sidecar.value("build_command", "nst build-engine MODEL.onnx -o " + path));
+      throw Failure(NST_ERR_ENGINE_INCOMPATIBLE, path + " does not match this machine: " + diffs +
+                                                     "; rebuild it with: " + sidecar.build_command);
     }
     const std::vector<char> blob = read_file(path);
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (runtime_) engine_.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));
+    if (!runtime_) throw Failure(NST_ERR_BACKEND_UNAVAILABLE, "cannot create a TensorRT runtime");
+    if (sidecar.version_compatible) {
+      runtime_->setEngineHostCodeAllowed(true);  // such engines embed their lean runtime
+    }
+    engine_.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));
     if (!engine_) {
-      throw Failure(NST_ERR_MODEL_INVALID, "cannot deserialize engine " + path + ": " + logger_.last);
+      throw Failure(NST_ERR_MODEL_INVALID,
+                    "cannot deserialize engine " + path + ": " + logger_.take());
     }
     context_.reset(engine_->createExecutionContext());
     if (!context_) throw Failure(NST_ERR_OUT_OF_MEMORY, "cannot create a TensorRT context");
-    cuda_check(cudaStreamCreate(&stream_), "cudaStreamCreate");
-    read_io(sidecar, path);
+    read_io(sidecar);
+    cudaStream_t stream = nullptr;
+    cuda_check(cudaStreamCreate(&stream), "cudaStreamCreate");
+    stream_.reset(stream);
   }
 
   ~TrtBackend() override {
-    cudaFree(device_in_);
-    cudaFree(device_out_);
-    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    if (stream_) cudaStreamSynchronize(stream_.get());  // nothing in flight when buffers go
   }
 
   void run(const float* input, float* output, int32_t height, int32_t width) override {
-    const size_t bytes = sizeof(float) * 3 * static_cast<size_t>(height) * static_cast<size_t>(width);
-    reserve(bytes);
-    nvinfer1::Dims shape{};
-    shape.nbDims = 4;
-    shape.d[0] = 1;
-    shape.d[1] = 3;
-    shape.d[2] = height;
-    shape.d[3] = width;
     const char* in = info_.input_name.c_str();
     const char* out = info_.output_name.c_str();
-    cuda_check(cudaMemcpyAsync(device_in_, input, bytes, cudaMemcpyHostToDevice, stream_), "copy in");
-    if (!context_->setInputShape(in, shape) || !context_->setTensorAddress(in, device_in_) ||
-        !context_->setTensorAddress(out, device_out_) || !context_->enqueueV3(stream_)) {
-      throw Failure(NST_ERR_INFERENCE, "TensorRT failed: " + logger_.last);
+    if (!context_->setInputShape(in, image_dims(height, width))) {
+      throw Failure(NST_ERR_INFERENCE, "TensorRT rejected input shape " +
+                                           format_shape({1, 3, height, width}) + ": " +
+                                           logger_.take());
     }
-    cuda_check(cudaMemcpyAsync(output, device_out_, bytes, cudaMemcpyDeviceToHost, stream_), "copy out");
-    cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    // Sizes from the shapes TensorRT computes for this input, never from the input's bytes.
+    const std::vector<int64_t> in_shape = dims_vector(context_->getTensorShape(in));
+    const std::vector<int64_t> out_shape = dims_vector(context_->getTensorShape(out));
+    const size_t in_bytes = sizeof(float) * tensor_elements(in_shape, info_.input_name);
+    const size_t out_bytes = sizeof(float) * tensor_elements(out_shape, info_.output_name);
+    check_output_shape(out_shape, height, width, info_.output_name);  // out_bytes fits `output`
+    reserve(device_in_, in_capacity_, in_bytes);
+    reserve(device_out_, out_capacity_, out_bytes);
+    cuda_check(cudaMemcpyAsync(device_in_.get(), input, in_bytes, cudaMemcpyHostToDevice,
+                               stream_.get()),
+               "copy to the GPU");
+    if (!context_->setTensorAddress(in, device_in_.get()) ||
+        !context_->setTensorAddress(out, device_out_.get()) ||
+        !context_->enqueueV3(stream_.get())) {
+      cudaStreamSynchronize(stream_.get());
+      throw Failure(NST_ERR_INFERENCE, "TensorRT failed on " + path_ + ": " + logger_.take());
+    }
+    cuda_check(cudaMemcpyAsync(output, device_out_.get(), out_bytes, cudaMemcpyDeviceToHost,
+                               stream_.get()),
+               "copy from the GPU");
+    cuda_check(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
   }
 
  private:
-  void read_io(const json& sidecar, const std::string& path) {
-    const json meta = sidecar.value("model_metadata", json::object());
-    if (meta.contains("nst.io")) {
-      info_ = parse_model_info(meta.value("nst.family", "?"), meta["nst.io"].get<std::string>(),
-                               path + ".json");
+  void read_io(const Sidecar& sidecar) {
+    const std::string source = path_ + ".json";
+    const json& meta = sidecar.model_metadata;
+    const auto text = [&](const char* key) {
+      const auto it = meta.is_object() ? meta.find(key) : meta.end();
+      return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    const std::string family = text("nst.family").empty() ? "?" : text("nst.family");
+    if (!text("nst.io").empty()) {
+      info_ = parse_model_info(family, text("nst.io"), source);
     } else {
       for (int32_t i = 0; i < engine_->getNbIOTensors(); ++i) {
         const char* name = engine_->getIOTensorName(i);
         const bool is_input = engine_->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT;
         (is_input ? info_.input_name : info_.output_name) = name;
       }
-      info_.family = meta.value("nst.family", "?");
+      info_.family = family;
     }
     if (engine_->getNbIOTensors() != 2 || info_.input_name.empty() || info_.output_name.empty()) {
-      throw Failure(NST_ERR_MODEL_UNSUPPORTED, path + ": the C ABI runs single-image engines");
+      throw Failure(NST_ERR_MODEL_UNSUPPORTED, path_ + ": the C ABI runs single-image engines");
     }
+    const nvinfer1::TensorIOMode modes[] = {nvinfer1::TensorIOMode::kINPUT,
+                                            nvinfer1::TensorIOMode::kOUTPUT};
+    const std::string names[] = {info_.input_name, info_.output_name};
+    for (size_t i = 0; i < 2; ++i) {
+      const char* name = names[i].c_str();
+      if (engine_->getTensorIOMode(name) != modes[i]) {
+        throw Failure(NST_ERR_MODEL_INVALID, path_ + ": the engine has no " +
+                                                 (i == 0 ? "input" : "output") + " '" +
+                                                 names[i] + "' named in " + source);
+      }
+      check_io_tensor(names[i], engine_->getTensorDataType(name), engine_->getTensorFormat(name, 0),
+                      engine_->getTensorLocation(name), path_);
+    }
+    read_profile();
+  }
+
+  /** Size limits from optimisation profile 0, and one shape probe of the output. */
+  void read_profile() {
     const char* in = info_.input_name.c_str();
-    const nvinfer1::Dims low = engine_->getProfileShape(in, 0, nvinfer1::OptProfileSelector::kMIN);
-    const nvinfer1::Dims high = engine_->getProfileShape(in, 0, nvinfer1::OptProfileSelector::kMAX);
-    if (low.nbDims != 4 || high.nbDims != 4 || low.d[0] > 1) {
-      throw Failure(NST_ERR_MODEL_UNSUPPORTED, path + ": profile 0 must allow (1, 3, H, W)");
+    const auto profile = [&](nvinfer1::OptProfileSelector which) {
+      return dims_vector(engine_->getProfileShape(in, 0, which));
+    };
+    const std::vector<int64_t> low = profile(nvinfer1::OptProfileSelector::kMIN);
+    const std::vector<int64_t> opt = profile(nvinfer1::OptProfileSelector::kOPT);
+    const std::vector<int64_t> high = profile(nvinfer1::OptProfileSelector::kMAX);
+    const auto image = [](const std::vector<int64_t>& d) { return d.size() == 4 && d[1] == 3; };
+    if (!image(low) || !image(opt) || !image(high) || low[0] > 1 || high[0] < 1) {
+      throw Failure(NST_ERR_MODEL_UNSUPPORTED, path_ + ": profile 0 must allow (1, 3, H, W), has " +
+                                                   format_shape(low) + " to " + format_shape(high));
     }
-    info_.min_size = std::max<int32_t>(info_.min_size, static_cast<int32_t>(std::max(low.d[2], low.d[3])));
-    info_.max_height = static_cast<int32_t>(high.d[2]);
-    info_.max_width = static_cast<int32_t>(high.d[3]);
+    info_.min_size = std::max<int32_t>(info_.min_size,
+                                       static_cast<int32_t>(std::max(low[2], low[3])));
+    constexpr int64_t largest = std::numeric_limits<int32_t>::max();
+    info_.max_height = static_cast<int32_t>(std::min(high[2], largest));
+    info_.max_width = static_cast<int32_t>(std::min(high[3], largest));
+    // Refuse an engine whose output is not the input's size (sr) at load, not at the first run.
+    const int32_t h = static_cast<int32_t>(opt[2]), w = static_cast<int32_t>(opt[3]);
+    if (!context_->setInputShape(in, image_dims(h, w))) {
+      throw Failure(NST_ERR_MODEL_INVALID, path_ + ": TensorRT rejects its own profile shape " +
+                                               format_shape(opt) + ": " + logger_.take());
+    }
+    check_output_shape(dims_vector(context_->getTensorShape(info_.output_name.c_str())), h, w,
+                       info_.output_name);
   }
 
-  void reserve(size_t bytes) {
-    if (bytes <= capacity_) return;
-    cudaFree(device_in_);
-    cudaFree(device_out_);
-    device_in_ = device_out_ = nullptr;
-    capacity_ = 0;
-    cuda_check(cudaMalloc(&device_in_, bytes), "cudaMalloc");
-    cuda_check(cudaMalloc(&device_out_, bytes), "cudaMalloc");
-    capacity_ = bytes;
+  void reserve(DeviceBuffer& buffer, size_t& capacity, size_t bytes) {
+    if (bytes <= capacity) return;
+    buffer.reset();
+    capacity = 0;
+    void* memory = nullptr;
+    cuda_check(cudaMalloc(&memory, bytes), "cudaMalloc");
+    buffer.reset(memory);
+    capacity = bytes;
   }
 
-  Logger logger_;
-  // Destroyed in reverse order: context, engine, runtime (TensorRT requires it).
+  std::string path_;
+  Logger logger_;  // outlives the runtime, which logs to it
+  // Destroyed in reverse order: buffers, stream, context, engine, runtime (TensorRT requires
+  // context before engine before runtime).
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
-  cudaStream_t stream_ = nullptr;
-  void* device_in_ = nullptr;
-  void* device_out_ = nullptr;
-  size_t capacity_ = 0;
+  Stream stream_;
+  DeviceBuffer device_in_;
+  DeviceBuffer device_out_;
+  size_t in_capacity_ = 0;
+  size_t out_capacity_ = 0;
 };
 
 }  // namespace
