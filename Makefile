@@ -29,6 +29,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy nst train export runtime cli calibration
+	$(BIN)/python scripts/lint_imports.py
 
 pytest: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
