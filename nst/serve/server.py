@@ -7,6 +7,7 @@ the app's lifespan shutdown, which finishes whatever is still queued and closes 
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nst.errors import NstError, require
+from nst.errors import MissingDependencyError, NstError, require
 from nst.serve.options import ServeOptions
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ def serve(
         NstError: The server could not start (e.g. the port is taken).
     """
     require("fastapi", "serve")
-    require("multipart", "serve")
+    if not any(importlib.util.find_spec(m) for m in ("python_multipart", "multipart")):
+        raise MissingDependencyError(
+            "python-multipart is not installed; install it with: pip install 'nst[serve]'"
+        )
     from nst.serve.app import create_app
 
     app = create_app(options)
