@@ -86,6 +86,17 @@ class ModelWorker:
     def start(self) -> None:
         self._thread.start()
 
+    def check_room(self) -> None:
+        """Raise what :meth:`submit` would for a full or closing queue, before any work is spent
+        on a request (:meth:`submit` checks again under the lock)."""
+        if self._closing:
+            raise UnavailableError(f"model {self.name!r} is shutting down; retry on another server")
+        if len(self._pending) >= self.queue_size:
+            raise QueueFullError(
+                f"model {self.name!r} has {len(self._pending)} requests waiting (queue size "
+                f"{self.queue_size}); retry later"
+            )
+
     def submit(self, job: Job) -> None:
         """Queue ``job``.
 
@@ -94,23 +105,22 @@ class ModelWorker:
             UnavailableError: The worker is shutting down.
         """
         with self._cond:
-            if self._closing:
-                raise UnavailableError(f"model {self.name!r} is shutting down; retry on another server")
-            if len(self._pending) >= self.queue_size:
-                raise QueueFullError(
-                    f"model {self.name!r} has {len(self._pending)} requests waiting (queue size "
-                    f"{self.queue_size}); retry later"
-                )
+            self.check_room()
             self._pending.append(job)
             self._cond.notify()
 
-    def close(self, timeout: float | None = None) -> None:
-        """Take no more jobs, finish the waiting ones, stop the thread (idempotent)."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Take no more jobs, finish the waiting ones, stop the thread (idempotent).
+
+        Returns:
+            Whether the thread has stopped (False: still in a batch after ``timeout``).
+        """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from nst.errors import InputError, InputImageError, MissingDependencyError, ModelError, NstError
 
@@ -100,6 +101,11 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, f"bad request: {exc}")
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        log.info("%s %s: the client went away before its request was read", request.method, request.url.path)
+        return error_response(400, "the client disconnected before the request body was read")
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -33,6 +34,7 @@ from nst.serve.options import ServeOptions
 from nst.serve.parsing import StylizeRequest
 
 WARMUP_SIZE = 64
+log = logging.getLogger("nst.serve")
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,10 @@ class StyleService:
         """Take no new requests, finish the queued ones, close the models (idempotent)."""
         self.ready = False
         for served in self.models.values():
-            served.worker.close(timeout=self.options.timeout_s + 5)
-        for served in self.models.values():
-            served.runner.close()
+            if served.worker.close(timeout=self.options.timeout_s + 5):
+                served.runner.close()
+            else:  # never free a model under a running batch
+                log.warning("model %r is still running a batch; left open", served.name)
 
     def queue_depths(self) -> dict[str, int]:
         """Model name -> requests waiting."""
@@ -189,6 +192,7 @@ class StyleService:
         if not self.ready:
             raise UnavailableError("the server is not ready (starting or shutting down); retry later")
         fmt = negotiate(request.accept)
+        served.worker.check_room()  # a full queue answers 503 before any decoding
         choice = await run_in_threadpool(self._choose, served, request)
         image = await run_in_threadpool(decode_image, request.image, field="image",
                                         max_pixels=self.options.max_pixels)  # fmt: skip
