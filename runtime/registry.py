@@ -42,17 +42,9 @@ def _describe_onnx(path: Path) -> tuple[ModelMetadata, dict[str, Any]]:
 
 
 def _describe_engine(path: Path) -> tuple[ModelMetadata, dict[str, Any]]:
-    from nst.runtime.trt.sidecar import read_engine_record
+    from nst.runtime.trt.sidecar import describe_engine
 
-    record, meta = read_engine_record(path)
-    engine = {
-        "tensorrt": record.trt_version, "gpu": record.gpu_name,
-        "compute_capability": record.compute_capability, "precisions": list(record.precisions),
-        "profiles": [p.describe() for p in record.profiles],
-        "version_compatible": record.version_compatible, "onnx_sha256": record.onnx_sha256,
-        "built_by": record.build_command,
-    }  # fmt: skip
-    return meta, engine
+    return describe_engine(path)
 
 
 @dataclass(frozen=True)

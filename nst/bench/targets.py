@@ -242,12 +242,11 @@ def gpu_memory_used_mb(device_id: int = 0) -> float | None:
 
 def gpu_name(device_id: int = 0) -> str | None:
     """The GPU's name, or None when no CUDA runtime/device is reachable."""
-    try:
-        from nst.runtime.trt.cuda import make_backend
+    from nst.runtime.trt.cuda import detect_gpu
 
-        return make_backend("cuda-python", device_id).device_info().name
-    except Exception:  # no cuda-python, no driver, no device: all mean "no GPU name"
-        pass
+    gpu = detect_gpu("cuda-python", device_id)
+    if gpu is not None:
+        return gpu.name
     try:
         import torch
 
