@@ -84,8 +84,8 @@ class StyleService:
         if not runners:
             raise InputError("no model to serve")
         self.options = options.check()
-        self.metrics = Metrics(options.max_batch, self.queue_depths)
         self.models = {name: self._serve(name, runner) for name, runner in runners.items()}
+        self.metrics = Metrics(options.max_batch, self.queue_depths)
         self.default = next(iter(self.models))
         self.ready = False
         self._started = False
@@ -144,7 +144,7 @@ class StyleService:
 
     def queue_depths(self) -> dict[str, int]:
         """Model name -> requests waiting."""
-        return {name: m.worker.depth for name, m in getattr(self, "models", {}).items()}
+        return {name: m.worker.depth for name, m in self.models.items()}
 
     def model(self, name: str | None) -> ServedModel:
         """The model called ``name`` (the default model for None).

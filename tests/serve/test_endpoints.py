@@ -153,9 +153,11 @@ def test_body_limit_413_by_content_length_and_while_streaming(client: httpx.Clie
     assert client.get("/healthz").status_code == 200
 
 
-def test_unknown_route_is_json_404(client: httpx.Client) -> None:
+def test_unknown_route_and_wrong_method_are_json(client: httpx.Client) -> None:
     r = client.get("/v2/nothing")
     assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+    r = client.get("/v1/stylize")
+    assert r.status_code == 405 and r.json() == {"error": "Method Not Allowed"}
 
 
 def test_metrics_in_prometheus_text_format(client: httpx.Client) -> None:
