@@ -60,11 +60,8 @@ def build_engine_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorRT's INFO log.")] = False,
 ) -> None:
     """Build a TensorRT engine (+ model.plan.json sidecar) from an nst ONNX model."""
-    from nst.artifacts import check_targets
     from nst.contract.profiles import parse_profiles
-    from nst.runtime.trt.build import build_engine
-    from nst.runtime.trt.config import EngineConfig, read_model
-    from nst.runtime.trt.sidecar import sidecar_path
+    from nst.runtime.trt.config import EngineConfig
 
     config = EngineConfig(
         fp16=fp16, int8=int8, library=trt, compute_capabilities=tuple(compute_capability),
@@ -72,17 +69,7 @@ def build_engine_cmd(
         workspace_mb=workspace_mb, version_compatible=version_compatible,
         exclude_lean_runtime=exclude_lean_runtime, optimization_level=optimization_level,
     )  # fmt: skip
-    check_targets([output, sidecar_path(output)], force=force, sources=[model])  # before any work
-    source = read_model(model)
-    with tempfile.TemporaryDirectory(prefix="nst-build-") as tmp, _trt_log(verbose):
-        parsed = model
-        if fp16 and source.precision == "fp32":
-            parsed = _to_fp16(model, Path(tmp) / f"{model.stem}.fp16.onnx", source.metadata.spec)
-        result = build_engine(
-            parsed, output, config, force=force, cuda_binding=cuda_binding,
-            origin=model if parsed != model else None,
-            progress=lambda line: typer.echo(f"  {line}", err=True),
-        )  # fmt: skip
+    result = _build(model, output, config, force=force, cuda_binding=cuda_binding, verbose=verbose)
     s = result.sidecar
     profiles = " | ".join(p.describe() for p in s.profiles)
     where = f"on {s.gpu_name} " if s.gpu_name else ""
@@ -91,6 +78,26 @@ def build_engine_cmd(
         f"{s.library_label} {where}for sm {', '.join(s.compute_capabilities)}, {s.precision}, "
         f"profiles [{profiles}]"
     )
+
+
+def _build(model: Path, output: Path, config: Any, *, force: bool, cuda_binding: str, verbose: bool) -> Any:
+    """Check the targets, convert an FP32 model for ``--fp16``, build; the BuildResult."""
+    from nst.artifacts import check_targets
+    from nst.runtime.trt.build import build_engine
+    from nst.runtime.trt.config import read_model
+    from nst.runtime.trt.sidecar import sidecar_path
+
+    check_targets([output, sidecar_path(output)], force=force, sources=[model])  # before any work
+    source = read_model(model)
+    with tempfile.TemporaryDirectory(prefix="nst-build-") as tmp, _trt_log(verbose):
+        parsed = model
+        if config.fp16 and source.precision == "fp32":
+            parsed = _to_fp16(model, Path(tmp) / f"{model.stem}.fp16.onnx", source.metadata.spec)
+        return build_engine(
+            parsed, output, config, force=force, cuda_binding=cuda_binding,
+            origin=model if parsed != model else None,
+            progress=lambda line: typer.echo(f"  {line}", err=True),
+        )  # fmt: skip
 
 
 def _to_fp16(model: Path, out: Path, spec: Any) -> Path:

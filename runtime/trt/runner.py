@@ -104,6 +104,11 @@ class TrtRunner(Runner):
             self._all.append(slot)
             self._slots.put(slot)
 
+    @property
+    def label(self) -> str:
+        """``TensorRT-RTX 1.7.1.116`` etc.: the library running the engine."""
+        return self.sidecar.library_label
+
     def _check_io(self) -> None:
         inputs = [n for n, (is_input, _) in self._io.items() if is_input]
         outputs = [n for n, (is_input, _) in self._io.items() if not is_input]

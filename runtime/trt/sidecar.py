@@ -89,21 +89,6 @@ class Sidecar:
     format: int = SIDECAR_FORMAT
 
     @property
-    def precisions(self) -> tuple[str, ...]:
-        """``(precision,)``: a strongly typed engine has its model's precision."""
-        return (self.precision,)
-
-    @property
-    def trt_version(self) -> str:
-        """Format-1 name of :attr:`library_version` (kept until callers move to describe_engine)."""
-        return self.library_version
-
-    @property
-    def compute_capability(self) -> str:
-        """Format-1 name: the targets joined, ``"8.6, 12.0"`` (callers: use compute_capabilities)."""
-        return ", ".join(self.compute_capabilities)
-
-    @property
     def library_label(self) -> str:
         """``TensorRT-RTX 1.7.1.116`` etc."""
         return f"{LABELS.get(self.library, self.library)} {self.library_version}"

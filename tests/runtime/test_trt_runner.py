@@ -60,7 +60,7 @@ def reference(model: Path, x: np.ndarray) -> np.ndarray:
 def test_runs_with_shapes_set_per_call_and_profiles_switched(plan: Path, model: Path) -> None:
     binding = fake_trt.FakeCuda()
     with TrtRunner(plan, cuda_binding=binding) as runner:
-        assert runner.profiles == (SMALL, BATCHED) and runner.label == "TrtRunner"
+        assert runner.profiles == (SMALL, BATCHED) and runner.label.startswith("TensorRT-RTX 1.")
         x = image(1, 20, 30)
         np.testing.assert_allclose(runner.infer({"image": x})["stylized"], reference(model, x), atol=1e-6)
         y = image(8, 24, 24, seed=1)
