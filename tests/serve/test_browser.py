@@ -1,7 +1,8 @@
 """The web page in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
 
 Uploads a photo, waits for the stylized result and checks its size; mixes two styles with the
-sliders of a multi-style model; shows an error for a file that is not an image. Skipped only
+sliders of a multi-style model; picks a style image for a style-swap model; shows an error for a
+file that is not an image. Skipped only
 where Chromium or its driver is absent. ``NST_SERVE_SCREENSHOT=path.png`` keeps a screenshot of
 the page with the bundled model's result (docs/images/serve.png is made this way).
 """
@@ -70,10 +71,10 @@ def test_page_uploads_stylizes_and_offers_the_result(browser: object, model_file
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     d = browser
-    models = {"default": default_model_path(), "mix": model_files["mix"]}
+    models = {"default": default_model_path(), "mix": model_files["mix"], "swap": model_files["swap"]}
     with serving(ServeOptions(models=models)) as url:
         d.get(url)  # type: ignore[attr-defined]
-        WebDriverWait(d, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model option")) == 2)
+        WebDriverWait(d, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model option")) == 3)
         d.find_element(By.ID, "photo").send_keys(str(PHOTO))  # type: ignore[attr-defined]
         d.find_element(By.ID, "stylize").click()  # type: ignore[attr-defined]
         assert result_size(d, None) == (451, 300)
@@ -98,6 +99,16 @@ def test_page_uploads_stylizes_and_offers_the_result(browser: object, model_file
         assert result_size(d, first) == (451, 300)
         assert "with mix in" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
         assert d.find_element(By.ID, "download").get_attribute("download") == "stylized.jpg"  # type: ignore[attr-defined]
+
+        second = d.find_element(By.ID, "result").get_attribute("src")  # type: ignore[attr-defined]
+        Select(d.find_element(By.ID, "model")).select_by_value("swap")  # type: ignore[attr-defined]
+        assert not d.find_element(By.ID, "styles").is_displayed()  # type: ignore[attr-defined]
+        d.find_element(By.ID, "stylize").click()  # type: ignore[attr-defined]
+        WebDriverWait(d, 10).until(lambda d: "style image" in d.find_element(By.ID, "status").text)
+        d.find_element(By.ID, "style-image").send_keys(str(PHOTO))  # type: ignore[attr-defined]
+        d.find_element(By.ID, "stylize").click()  # type: ignore[attr-defined]
+        assert result_size(d, second) == (451, 300)
+        assert "with swap in" in d.find_element(By.ID, "status").text  # type: ignore[attr-defined]
 
         not_image = tmp_path / "notes.png"
         not_image.write_text("not an image")

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from nst.errors import ModelError
+from nst.serve.app import create_app
 from nst.serve.options import ServeOptions
+from nst.serve.server import running_server
 from tests.serve.conftest import decoded, encoded, open_models, serving
 from tests.serve.models import RecordingRunner
 
@@ -39,7 +41,7 @@ def recording(model_files: dict[str, Path], name: str = "tiny", **kwargs: object
 
 def test_same_size_requests_share_one_infer_call(model_files: dict[str, Path]) -> None:
     runner = recording(model_files)
-    options = ServeOptions(max_batch=4, batch_wait_ms=300, warmup=False)
+    options = ServeOptions(max_batch=4, batch_wait_ms=3000, warmup=False)  # a full batch runs at once
     with serving(options, {"tiny": runner}) as url:
         answers = post_all(url, [(encoded(32, 32, seed=i), {}) for i in range(4)])
         metrics = httpx.get(f"{url}/metrics").text
@@ -52,7 +54,7 @@ def test_same_size_requests_share_one_infer_call(model_files: dict[str, Path]) -
 
 def test_only_equal_sizes_and_styles_batch_together(model_files: dict[str, Path]) -> None:
     runner = recording(model_files, "mix")
-    options = ServeOptions(max_batch=8, batch_wait_ms=300, warmup=False)
+    options = ServeOptions(max_batch=2, batch_wait_ms=1000, warmup=False)
     red, blue = {"style": "red"}, {"style": "blue"}
     bodies = [(encoded(32, 32), red), (encoded(32, 32), red), (encoded(40, 24), red), (encoded(32, 32), blue)]
     with serving(options, {"mix": runner}) as url:
@@ -63,7 +65,7 @@ def test_only_equal_sizes_and_styles_batch_together(model_files: dict[str, Path]
 
 
 def test_full_queue_answers_503_with_retry_after(model_files: dict[str, Path]) -> None:
-    runner = recording(model_files, delay=0.4)
+    runner = recording(model_files, delay=1.0)
     options = ServeOptions(max_batch=1, batch_wait_ms=0, queue_size=1, retry_after_s=2, warmup=False)
     with serving(options, {"tiny": runner}) as url:
         answers = post_all(url, [(encoded(20, 20), {}) for _ in range(6)])
@@ -79,17 +81,17 @@ def test_full_queue_answers_503_with_retry_after(model_files: dict[str, Path]) -
 
 
 def test_slow_model_answers_504_and_keeps_serving(model_files: dict[str, Path]) -> None:
-    runner = recording(model_files, delay=0.8)
+    runner = recording(model_files, delay=1.5)
     options = ServeOptions(timeout_s=0.3, warmup=False)
     with serving(options, {"tiny": runner}) as url:
         start = time.perf_counter()
         (slow,) = post_all(url, [(encoded(20, 20), {})])
         took = time.perf_counter() - start
         runner.delay = 0.0
-        time.sleep(0.6)  # the worker finishes the abandoned batch
+        time.sleep(max(0.0, 1.7 - took))  # the worker finishes the abandoned batch
         (fast,) = post_all(url, [(encoded(20, 20), {})])
     assert slow.status_code == 504 and "no result within 0.3s" in slow.json()["error"]
-    assert took < 0.75
+    assert took < 1.2  # answered long before the model finished
     assert fast.status_code == 200
 
 
@@ -111,20 +113,25 @@ def test_failing_model_answers_500_and_the_server_survives(model_files: dict[str
 def test_shutdown_lets_in_flight_requests_finish(model_files: dict[str, Path]) -> None:
     runner = recording(model_files, delay=0.5)
     options = ServeOptions(max_batch=2, batch_wait_ms=20, warmup=False)
+    app = create_app(options, runners={"tiny": runner})
+    service = app.state.service
     answers: list[httpx.Response] = []
 
     def client(url: str) -> None:
         answers.extend(post_all(url, [(encoded(20, 20), {}) for _ in range(3)]))
 
-    with serving(options, {"tiny": runner}) as url:
+    with running_server(app, options) as url:
         thread = threading.Thread(target=client, args=(url,))
         thread.start()
-        time.sleep(0.25)  # two requests in the model, one queued: now shut down
+        deadline = time.monotonic() + 10
+        while sum(runner.batches) + service.queue_depths()["tiny"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # until every request is in the model or queued for it
+        assert service.queue_depths()["tiny"] >= 1  # one waits for the next batch: now shut down
         stopping = time.perf_counter()
     stopped = time.perf_counter() - stopping
     thread.join(10)
     assert [r.status_code for r in answers] == [200, 200, 200]
-    assert runner.batches == [2, 1] and runner.closed
-    assert stopped > 0.5  # the server waited for the queued request's batch
+    assert sum(runner.batches) == 3 and runner.closed
+    assert stopped > 0.4  # the server waited for the queued request's batch
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz")
