@@ -2,9 +2,9 @@
 
 Uploads a photo, waits for the stylized result and checks its size; mixes two styles with the
 sliders of a multi-style model; picks a style image for a style-swap model; shows an error for a
-file that is not an image. Skipped only
-where Chromium or its driver is absent. ``NST_SERVE_SCREENSHOT=path.png`` keeps a screenshot of
-the page with the bundled model's result (docs/images/serve.png is made this way).
+file that is not an image. Skipped only where Chromium or its driver is absent.
+``NST_SERVE_SCREENSHOT=path.png`` keeps a screenshot of the page with the bundled model's result
+(docs/images/serve.png is made this way).
 """
 
 from __future__ import annotations
