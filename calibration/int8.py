@@ -1,8 +1,11 @@
-"""FP32 ONNX -> INT8 ONNX with explicit Q/DQ nodes (ONNX Runtime static quantization).
+"""FP32 ONNX -> INT8 ONNX with explicit Q/DQ in the form strongly typed TensorRT builds.
 
-The QDQ model runs on ORT's CPU EP (Q/DQ pairs around a Conv fuse into QLinearConv) and is
-what TensorRT's explicit quantization consumes: the scales live in the graph, so no
-calibrator runs at engine-build time.
+Every Conv with a constant weight (minus the excluded ones) gets Q/DQ on its data and weight
+inputs: signed symmetric INT8 activations (zero point 0, scale from a calibrated threshold,
+:mod:`nst.calibration.ranges`), per-channel symmetric INT8 weights, float bias, nothing else
+quantized (:mod:`nst.calibration.qdq` has the rules and a checker run on every model written).
+TensorRT 11 / TensorRT-RTX (strongly typed) and TensorRT 10 in explicit-quantization mode
+build it as is; ONNX Runtime's CPU EP runs it too. No calibrator runs at engine-build time.
 
 Node selection patterns (``--exclude``), matched against every node:
 
@@ -14,19 +17,19 @@ Node selection patterns (``--exclude``), matched against every node:
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import io
-import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nst.calibration.artifact import ConversionResult, check_output, compare, load_model, save_model, stamp
-from nst.calibration.source import CalibrationMethod, CalibrationSource, ort_calibration_method, take
+from nst.calibration.feeds import model_feeds
+from nst.calibration.qdq import MIN_OPSET, QMAX, QUANTIZABLE, check_qdq, insert_qdq, opset, quantizable_nodes
+from nst.calibration.ranges import ENTROPY_BINS, collect_thresholds, load_thresholds, save_thresholds
+from nst.calibration.source import CalibrationMethod, CalibrationSource, take
 from nst.errors import CalibrationError, InputError, did_you_mean
 
 #: Kept in float by default, and why:
@@ -35,11 +38,14 @@ from nst.errors import CalibrationError, InputError, did_you_mean
 #:   tanh), where an activation step is directly a colour error. Keeping the first and last
 #:   layers in higher precision is the usual practice (Wu et al. 2020, "Integer Quantization
 #:   for Deep Learning Inference", NVIDIA, Sec. 5; Jacob et al. 2018 Sec. 3).
-#: - InstanceNormalization divides by a per-image standard deviation: ORT's CPU EP has no
-#:   integer kernel for it, and quantizing its input only adds a Q/DQ round trip of error.
+#: - InstanceNormalization divides by a per-image standard deviation and is never quantized
+#:   (only Conv inputs are); the pattern stays so that a custom ``--exclude`` list that
+#:   copies the defaults keeps working.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("@first-conv", "@last-conv", "op:InstanceNormalization")
-#: Histogram bins of entropy calibration (TensorRT's 2048; Migacz, "8-bit Inference with TensorRT", GTC 2017).
-ENTROPY_BINS = 2048
+__all__ = [
+    "DEFAULT_EXCLUDE", "ENTROPY_BINS", "Int8Options", "calibrate_ranges", "preprocess_model", "quantize_int8",
+    "quantized_nodes", "select_nodes",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class Int8Options:
         per_channel: One weight scale per output channel (Krishnamoorthi 2018, Sec. 3.1:
             per-tensor weight scales lose accuracy when channel ranges differ).
         exclude: Node patterns kept in float (see the module docstring).
-        reduce_range: 7-bit weights, for x86 CPUs without VNNI where U8S8 products can
-            saturate the 16-bit intermediate of ``vpmaddubsw`` (ORT quantization docs).
+        reduce_range: 7-bit weights (values in [-63, 63]); kept from ORT's advice for x86
+            CPUs without VNNI, no effect measured here.
         min_psnr: Fail if the INT8 model is below this PSNR (dB) against FP32 on the first
             calibration feeds (a sanity floor; the report measures held-out images).
     """
@@ -104,57 +110,27 @@ def select_nodes(proto: Any, patterns: Sequence[str], *, strict: bool = True) ->
     return [n.name for n in nodes if n.name in chosen]
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence ORT quantization's prints and shape-inference warnings (one summary line is ours)."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        logging.disable(previous)
-
-
-def _reader(source: CalibrationSource, on_feed: Callable[[], None] | None) -> Any:
-    """A :class:`CalibrationSource` as ORT's ``CalibrationDataReader``."""
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class SourceReader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(source)
-
-        def get_next(self) -> dict[str, Any] | None:
-            feed = next(self._it, None)
-            if feed is not None and on_feed is not None:
-                on_feed()
-            return feed
-
-        def rewind(self) -> None:
-            self._it = iter(source)
-
-    return SourceReader()
-
-
 def quantize_int8(
     model: str | Path, output: str | Path, source: CalibrationSource, options: Int8Options | None = None,
     *, force: bool = False, on_feed: Callable[[], None] | None = None, ranges_cache: Path | None = None,
-    preprocess: bool = True,
+    preprocess: bool = False,
 ) -> ConversionResult:  # fmt: skip
-    """Calibrate ``model`` on ``source`` and write an INT8 QDQ model.
+    """Calibrate ``model`` on ``source`` and write an INT8 Q/DQ model.
 
     Args:
-        model: FP32 ONNX model exported by ``nst export``.
+        model: FP32 ONNX model exported by ``nst export`` (opset >= 13).
         output: Destination ``.onnx``.
-        source: Calibration feeds (e.g. :class:`~nst.calibration.source.ImageFolderSource`).
+        source: Calibration feeds (e.g. :class:`~nst.calibration.source.ImageFolderSource`);
+            inputs other than the image are added from the model's spec
+            (:mod:`nst.calibration.feeds`).
         options: Method, per-channel, excluded nodes; defaults to :class:`Int8Options`.
         force: Overwrite ``output``.
         on_feed: Called once per calibration feed consumed (progress bars).
-        ranges_cache: ORT's JSON cache of activation ranges: loaded when it exists (no
-            calibration pass), else written after calibrating. Only valid for the same
-            model, source and method; used by the sensitivity sweep.
-        preprocess: Run ORT's ``quant_pre_process`` first; False when ``model`` is already
-            pre-processed (the sweep does it once for all its variants).
+        ranges_cache: JSON cache of activation thresholds (:func:`calibrate_ranges`): loaded
+            when it exists (no calibration pass), else written after calibrating. Only valid
+            for the same model, source and method; used by the sensitivity sweep.
+        preprocess: Run ORT's ``quant_pre_process`` first (shape inference, graph clean-up).
+            Not needed by nst's Q/DQ insertion; kept for callers that relied on it.
 
     Returns:
         The result; ``details`` holds the method, excluded and quantized nodes.
@@ -163,107 +139,130 @@ def quantize_int8(
         OutputExistsError: ``output`` exists and ``force`` is false.
         ModelError: ``model`` cannot be read.
         InputError: An exclude pattern matches nothing.
-        CalibrationError: Empty source, ORT failure, or the INT8 model is below ``min_psnr``.
+        CalibrationError: Empty source, opset < 13, a calibration failure, a Q/DQ layout
+            TensorRT would refuse, or the INT8 model is below ``min_psnr``.
     """
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-
     opts = options or Int8Options()
     out = check_output(output, model, force)
     if len(source) == 0:
         raise CalibrationError("the calibration source has no images")
     start = time.perf_counter()
     original = load_model(model)
+    feeds = model_feeds(source, original)
     with tempfile.TemporaryDirectory(prefix="nst-int8-") as tmp:
-        pre, qdq = Path(tmp) / "pre.onnx", Path(tmp) / "qdq.onnx"
+        path = Path(model)
         if preprocess:
-            preprocess_model(Path(model), pre)
-        else:
-            pre = Path(model)
-        prepared = load_model(pre)
-        excluded = select_nodes(prepared, opts.exclude, strict=opts.exclude != DEFAULT_EXCLUDE)
+            path = Path(tmp) / "pre.onnx"
+            preprocess_model(Path(model), path)
+        proto = load_model(path) if preprocess else original
         cache = ranges_cache or Path(tmp) / "ranges.json"
-        if not cache.is_file():
-            calibrate_ranges(pre, source, opts.method, cache, on_feed)
-        try:
-            with _quiet():
-                quantize_static(
-                    str(pre), str(qdq), None, quant_format=QuantFormat.QDQ,
-                    per_channel=opts.per_channel, reduce_range=opts.reduce_range,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=excluded, calibrate_method=ort_calibration_method(opts.method),
-                    calibration_cache_path=cache,
-                )  # fmt: skip
-        except Exception as exc:  # ORT raises ValueError/RuntimeError/...
-            raise CalibrationError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc
-        proto = load_model(qdq)
+        excluded, quantized = _quantize(proto, path, feeds, opts, cache, on_feed)
     details = {
         "method": opts.method.value, "per_channel": opts.per_channel, "reduce_range": opts.reduce_range,
-        "exclude": list(opts.exclude), "excluded_nodes": excluded,
-        "quantized_nodes": quantized_nodes(proto, excluded), "calibration_images": len(source),
+        "exclude": list(opts.exclude), "excluded_nodes": excluded, "quantized_nodes": quantized,
+        "calibration_images": len(source), "qdq": "tensorrt-explicit (int8 symmetric, per-channel weights)",
     }  # fmt: skip
     stamp(proto, original, "int8", details)
     save_model(proto, out)
     try:
-        worst = compare(model, out, take(source, 2), opts.min_psnr)
+        worst = compare(model, out, take(feeds, 2), opts.min_psnr)
     except BaseException:
         out.unlink(missing_ok=True)  # never leave a model that failed validation
         raise
     return ConversionResult(out, "int8", out.stat().st_size, time.perf_counter() - start, worst, details)
 
 
-def preprocess_model(model: Path, out: Path) -> None:
-    """Symbolic shape inference + ORT's graph clean-up, as ORT recommends before quantizing."""
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+def _quantize(
+    proto: Any, path: Path, feeds: CalibrationSource, opts: Int8Options, cache: Path,
+    on_feed: Callable[[], None] | None,
+) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Calibrate (unless ``cache`` exists) and insert Q/DQ into ``proto`` (saved at ``path``).
+
+    Returns:
+        (excluded node names, quantized node names).
+    """
+    if opset(proto) < MIN_OPSET:
+        raise CalibrationError(f"INT8 Q/DQ needs opset >= {MIN_OPSET}, the model has {opset(proto)}")
+    excluded = select_nodes(proto, opts.exclude, strict=opts.exclude != DEFAULT_EXCLUDE)
+    if not cache.is_file():
+        calibrate_ranges(path, feeds, opts.method, cache, on_feed)
+    skip = set(excluded)
+    targets = [n for n in quantizable_nodes(proto) if n.name not in skip]
+    qmax = QMAX // 2 if opts.reduce_range else QMAX
+    thresholds = load_thresholds(cache, opts.method)
+    quantized = insert_qdq(proto, targets, thresholds, per_channel=opts.per_channel, weight_qmax=qmax)
+    problems = check_qdq(proto) + _onnx_problems(proto)
+    if problems:  # a bug here, not the user's: say what TensorRT would refuse
+        raise CalibrationError(f"the INT8 model breaks TensorRT's Q/DQ rules: {'; '.join(problems[:3])}")
+    return excluded, quantized
+
+
+def _onnx_problems(proto: Any) -> list[str]:
+    import onnx
 
     try:
-        with _quiet():
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        return [str(exc).splitlines()[0][:200]]
+    return []
+
+
+def preprocess_model(model: Path, out: Path) -> None:
+    """Symbolic shape inference + ORT's graph clean-up (``quant_pre_process``).
+
+    Raises:
+        CalibrationError: ORT fails.
+    """
+    import contextlib
+    import io
+    import logging
+
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
             quant_pre_process(str(model), str(out), skip_symbolic_shape=False)
     except Exception as exc:
         raise CalibrationError(f"quantization pre-processing failed: {str(exc)[:200]}") from exc
+    finally:
+        logging.disable(previous)
 
 
 def calibrate_ranges(
     model: Path, source: CalibrationSource, method: CalibrationMethod, cache: Path,
     on_feed: Callable[[], None] | None = None,
-) -> None:  # fmt: skip
-    """Run ``source`` through ``model`` and save every activation range to ``cache`` (ORT's JSON).
+) -> dict[str, float]:  # fmt: skip
+    """Run ``source`` through ``model`` and save the threshold of every quantizable Conv's data
+    input to ``cache`` (all of them, whatever is excluded, so one cache serves every variant).
 
-    Calibrates outside ``quantize_static`` because that call leaves the entropy histogram at
-    128 bins with 128 quantized bins, so the KL search has a single candidate (the full
-    range) and "entropy" returns exactly the min/max ranges (checked on ORT 1.32). Here the
-    histogram has :data:`ENTROPY_BINS` bins, TensorRT's setting (Migacz 2017).
+    Args:
+        model: The FP32 model.
+        source: Complete feeds, or image feeds completed from the model's spec.
+        method: Range estimation (:mod:`nst.calibration.ranges`).
+        cache: JSON file written.
+        on_feed: Called once per feed of the first pass.
+
+    Returns:
+        tensor -> threshold, as saved.
 
     Raises:
         CalibrationError: ORT fails while calibrating.
     """
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
-    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
-
-    op_types = sorted(set(QDQRegistry) | set(QLinearOpsRegistry))  # what quantize_static calibrates
-    extra = (
-        {"num_bins": ENTROPY_BINS, "num_quantized_bins": 128} if method is CalibrationMethod.ENTROPY else {}
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="nst-calib-") as tmp, _quiet():
-            calibrator = create_calibrator(
-                model, op_types, augmented_model_path=str(Path(tmp) / "augmented.onnx"),
-                calibrate_method=ort_calibration_method(method), extra_options=extra,
-            )  # fmt: skip
-            calibrator.collect_data(_reader(source, on_feed))
-            save_tensors_data(calibrator.compute_data(), cache)
-    except Exception as exc:  # ORT raises ValueError/RuntimeError/...
-        raise CalibrationError(f"INT8 calibration failed: {str(exc).splitlines()[0][:200]}") from exc
+    proto = load_model(model)
+    tensors = [n.input[0] for n in quantizable_nodes(proto)]
+    thresholds = collect_thresholds(proto, tensors, model_feeds(source, proto), method, on_feed)
+    save_thresholds(cache, method, thresholds)
+    return thresholds
 
 
 def quantized_nodes(proto: Any, excluded: Sequence[str] = ()) -> list[str]:
-    """Names of the nodes that run in INT8: op types ORT's QDQ quantizer handles, not
-    excluded, with at least one input coming through a DequantizeLinear (ORT and TensorRT fuse
-    ``DQ -> op -> Q`` into one integer kernel)."""
-    from onnxruntime.quantization.registry import QDQRegistry
-
+    """Names of the nodes that run in INT8: quantizable ops, not excluded, whose data input
+    comes through a DequantizeLinear (TensorRT and ORT fuse ``DQ -> Conv`` into one INT8 op)."""
     dq_outputs = {o for n in proto.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     skip = set(excluded)
     return [
         n.name for n in proto.graph.node
-        if n.op_type in QDQRegistry and n.name not in skip and any(i in dq_outputs for i in n.input)
+        if n.op_type in QUANTIZABLE and n.name not in skip and n.input and n.input[0] in dq_outputs
     ]  # fmt: skip

@@ -9,7 +9,6 @@ renamed copy is caught too.
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 from collections.abc import Mapping
@@ -19,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-import nst
 from nst.artifacts import sha256_file
-from nst.calibration.artifact import cpu_session, run
+from nst.calibration.artifact import cpu_session, load_model, run
+from nst.calibration.feeds import model_feeds
 from nst.calibration.metrics import psnr, ssim
 from nst.calibration.source import ImageFolderSource
 from nst.errors import CalibrationError, InputError, OutputExistsError
@@ -93,11 +92,13 @@ def check_disjoint(evaluation: ImageFolderSource, calibration: ImageFolderSource
 def _outputs(
     models: Mapping[str, Path], evaluation: ImageFolderSource, threads: int
 ) -> dict[str, list[np.ndarray]]:
-    """precision -> the (1, 3, H, W) output of each held-out image."""
+    """precision -> the (1, 3, H, W) output of each held-out image (inputs beside the image
+    made as for calibration, :mod:`nst.calibration.feeds`)."""
+    feeds = list(model_feeds(evaluation, load_model(models["fp32"])))
     outputs: dict[str, list[np.ndarray]] = {}
     for precision, path in models.items():
         session = cpu_session(path, threads)
-        outputs[precision] = [run(session, feed) for feed in evaluation]
+        outputs[precision] = [run(session, feed) for feed in feeds]
     return outputs
 
 
@@ -124,9 +125,11 @@ def measure_latency(models: Mapping[str, Path], size: int, runs: int, threads: i
     """ORT CPU latency (ms) of each model on one (1, 3, size, size) input.
 
     Runs are interleaved (fp32, fp16, int8, fp32, ...) so a noisy, shared machine slows every
-    model alike; the median is reported, with min and max.
+    model alike; the median is reported, with min and max. Inputs beside the image come from
+    the first model's spec (:mod:`nst.calibration.feeds`).
     """
-    feed = {"image": np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)}
+    image = {"image": np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)}
+    feed = next(iter(model_feeds([image], load_model(next(iter(models.values()))))))
     sessions = {p: cpu_session(path, threads) for p, path in models.items()}
     for session in sessions.values():
         for _ in range(2):
@@ -240,22 +243,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _machine(threads: int) -> dict[str, Any]:
-    import os
-
     import onnxruntime as ort
 
-    return {
-        "platform": platform.platform(), "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(), "onnxruntime": ort.__version__, "ort_threads": threads,
-        "nst": nst.__version__,
-    }  # fmt: skip
+    from nst.measure import machine_description
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return machine_description(versions={"onnxruntime": ort.__version__}, threads=threads)

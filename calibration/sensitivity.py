@@ -3,8 +3,9 @@
 One-at-a-time sweep (the "layer-wise sensitivity analysis" of Wu et al. 2020, "Integer
 Quantization for Deep Learning Inference", Sec. 5): quantize every conv, then again with
 each conv in turn kept float; the PSNR gained by keeping conv *i* float is its sensitivity.
-Activation ranges are calibrated once and reused (ORT's ranges cache), so the sweep costs one
-calibration pass plus one cheap quantization per conv.
+Activation ranges are calibrated once and reused (the ranges cache of
+:func:`~nst.calibration.int8.calibrate_ranges`), so the sweep costs one calibration pass plus
+one cheap Q/DQ insertion and evaluation per conv.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from nst.calibration.artifact import cpu_session, load_model, run
-from nst.calibration.int8 import Int8Options, preprocess_model, quantize_int8, select_nodes
+from nst.calibration.feeds import model_feeds
+from nst.calibration.int8 import Int8Options, quantize_int8
 from nst.calibration.metrics import psnr
+from nst.calibration.qdq import quantizable_nodes
 from nst.calibration.source import CalibrationMethod, CalibrationSource, Feed
-
-ALWAYS_FLOAT = ("op:InstanceNormalization",)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def conv_sensitivity(
     model: Path, source: CalibrationSource, evaluation: CalibrationSource,
     method: CalibrationMethod = CalibrationMethod.PERCENTILE, progress: Callable[[str], None] | None = None,
 ) -> tuple[float, list[LayerSensitivity]]:  # fmt: skip
-    """Sweep every Conv of ``model``.
+    """Sweep every quantizable Conv of ``model`` (constant weights).
 
     Args:
         model: FP32 ONNX model.
@@ -63,27 +64,26 @@ def conv_sensitivity(
         (PSNR with every conv INT8, one row per conv in graph order).
     """
     proto = load_model(model)
-    convs = select_nodes(proto, ["op:Conv"])
-    weights = {n.name: n.input[1] for n in proto.graph.node if n.op_type == "Conv"}
-    feeds = list(evaluation)
+    quantizable = quantizable_nodes(proto)
+    convs = [n.name for n in quantizable]
+    weights = {n.name: n.input[1] for n in quantizable}
+    feeds = list(model_feeds(evaluation, proto))
     fp32 = cpu_session(model)
     refs = [run(fp32, f) for f in feeds]
     rows: list[LayerSensitivity] = []
     with tempfile.TemporaryDirectory(prefix="nst-sweep-") as tmp:
-        cache, pre = Path(tmp) / "ranges.json", Path(tmp) / "pre.onnx"
-        preprocess_model(model, pre)  # once: symbolic shape inference is the slow part of each variant
+        cache = Path(tmp) / "ranges.json"
 
         def variant(name: str, exclude: tuple[str, ...]) -> float:
             options = Int8Options(method=method, exclude=exclude, min_psnr=0.0)
-            out = quantize_int8(pre, Path(tmp) / f"{name}.onnx", source, options, ranges_cache=cache,
-                                preprocess=False)  # fmt: skip
+            out = quantize_int8(model, Path(tmp) / f"{name}.onnx", source, options, ranges_cache=cache)
             return _mean_psnr(out.path, feeds, refs)
 
-        all_int8 = variant("all", ALWAYS_FLOAT)
+        all_int8 = variant("all", ())  # only Conv inputs are ever quantized (nst.calibration.qdq)
         for conv in convs:
             if progress is not None:
                 progress(conv)
-            value = variant(conv, (*ALWAYS_FLOAT, conv))
+            value = variant(conv, (conv,))
             rows.append(LayerSensitivity(conv, weights[conv], value, value - all_int8))
     return all_int8, rows
 

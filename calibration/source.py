@@ -1,8 +1,8 @@
 """Calibration data: where the feeds come from, and how activation ranges are estimated.
 
 Modelled on ONNX Runtime's ``quantization/calibrate.py``: a reader with one job (iterate
-feeds) and the range-estimation strategies as an Enum with one factory. numpy and Pillow
-only; onnxruntime is imported inside :func:`ort_calibration_method`.
+feeds) and the range-estimation strategies as an Enum (implemented in
+:mod:`nst.calibration.ranges`). numpy and Pillow only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import enum
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -20,9 +20,6 @@ from nst.artifacts import sha256_file
 from nst.errors import InputError
 from nst.io import list_images, read_image
 
-if TYPE_CHECKING:
-    from onnxruntime.quantization import CalibrationMethod as OrtCalibrationMethod
-
 Feed = dict[str, np.ndarray]
 
 
@@ -30,8 +27,8 @@ Feed = dict[str, np.ndarray]
 class CalibrationSource(Protocol):
     """Anything that yields model feeds, e.g. ``{"image": float32 (1, 3, H, W) in [0, 1]}``.
 
-    Iterating twice must give the same feeds in the same order (calibrators may make two
-    passes, e.g. ORT's entropy method collects ranges, then histograms).
+    Iterating twice must give the same feeds in the same order (the percentile and entropy
+    methods make two passes: the maximum of every tensor, then its histogram).
     """
 
     def __iter__(self) -> Iterator[Feed]: ...
@@ -46,6 +43,8 @@ class CalibrationMethod(str, enum.Enum):
     * ``entropy``: the threshold that minimises KL divergence between the float and
       quantized histograms (Migacz, "8-bit Inference with TensorRT", GTC 2017).
     * ``percentile``: clip at the 99.999th percentile of |x| (ORT's default percentile).
+
+    Every range is symmetric (one threshold on |x|, zero point 0), as TensorRT's INT8 is.
     """
 
     MINMAX = "minmax"
@@ -64,17 +63,6 @@ class CalibrationMethod(str, enum.Enum):
         except ValueError:
             valid = ", ".join(m.value for m in cls)
             raise InputError(f"unknown calibration method {name!r} (use one of: {valid})") from None
-
-
-def ort_calibration_method(method: CalibrationMethod) -> OrtCalibrationMethod:
-    """The one factory: our method -> ``onnxruntime.quantization.CalibrationMethod``."""
-    from onnxruntime.quantization import CalibrationMethod as Ort
-
-    return {
-        CalibrationMethod.MINMAX: Ort.MinMax,
-        CalibrationMethod.ENTROPY: Ort.Entropy,
-        CalibrationMethod.PERCENTILE: Ort.Percentile,
-    }[CalibrationMethod(method)]
 
 
 def take(source: CalibrationSource, n: int) -> list[Feed]:

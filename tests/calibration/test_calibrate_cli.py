@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -57,16 +56,6 @@ def test_refusals(tiny_onnx: Path, calib_dir: Path, tmp_path: Path, extra: list[
     code, text = run(tiny_onnx, "--data", calib_dir, "-o", tmp_path / "x.onnx", *extra)
     assert code == 1 and message in text
     assert not (tmp_path / "x.onnx").exists()
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed")
-def test_trt_cache_without_tensorrt_fails_before_calibrating(
-    tiny_onnx: Path, calib_dir: Path, tmp_path: Path
-) -> None:
-    code, text = run(tiny_onnx, "--data", calib_dir, "--precision", "int8", "-o", tmp_path / "m.onnx",
-                     "--trt-cache", tmp_path / "calib.cache", "--size", "32")  # fmt: skip
-    assert code == 1 and "pip install 'nst[trt]'" in text
-    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_overlapping_eval_data_is_refused_before_calibrating(
