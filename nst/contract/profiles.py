@@ -91,11 +91,18 @@ def check_ordered(profile: Profile) -> None:
 
 
 def image_input(spec: ExportSpec) -> TensorSpec:
-    """The rank-4 input with ``height`` and ``width`` axes that profiles describe."""
-    for t in spec.inputs:
+    """The rank-4 ``[N, C, height, width]`` tensor whose (N, H, W) a profile gives.
+
+    The image input; for nets without one (texture synthesis: noise in, texture out) the
+    output image, whose size the noise inputs follow through ``spec.axis_scales``.
+
+    Raises:
+        ModelError: No input or output has ``height`` and ``width`` axes.
+    """
+    for t in (*spec.inputs, *spec.outputs):
         if len(t.shape) == 4 and "height" in t.shape and "width" in t.shape:
             return t
-    raise ModelError(f"{spec.family} model has no [N, C, height, width] image input to profile")
+    raise ModelError(f"{spec.family} model has no [N, C, height, width] image input or output to profile")
 
 
 def profiles_from_spec(spec: ExportSpec) -> tuple[Profile, ...]:

@@ -128,7 +128,10 @@ class StyleBankNet(nn.Module):
                 doc="per-pixel style masks (>= 0, sum 1 over styles), any resolution",
             ),
         )  # fmt: skip
-        return ExportSpec(family=self.family, pad_multiple=self.STRIDE, min_size=self.MIN_SIZE, inputs=inputs)
+        # TensorRT: masks at any resolution from the 16 x 16 uniform default up to the largest image
+        masks = {"mask_height": (self.MIN_SIZE, 16, 2160), "mask_width": (self.MIN_SIZE, 16, 3840)}
+        return ExportSpec(family=self.family, pad_multiple=self.STRIDE, min_size=self.MIN_SIZE, inputs=inputs,
+                          axis_profiles=masks)  # fmt: skip
 
     def example_inputs(
         self, batch: int, height: int, width: int, generator: torch.Generator

@@ -116,10 +116,18 @@ class TextureNet(nn.Module):
         )
         return ExportSpec(
             family=self.family, inputs=inputs, outputs=(image_tensor("texture", "texture, RGB in [0, 1]"),),
-            pad_multiple=1, min_size=self.MIN_NOISE,
+            pad_multiple=1, min_size=self.MIN_NOISE, axis_scales=self.noise_axis_scales(),
             validation_sizes=((1, 97, 131), (2, 64, 80), (1, 257, 255)),
             profile={"min": (1, 32, 32), "opt": (1, 512, 512), "max": (1, 2048, 2048)},
         )  # fmt: skip
+
+    def noise_axis_scales(self) -> dict[str, tuple[str, int]]:
+        """``noise_k_{height,width}`` = ceil(output side / 2^k): TensorRT profiles of every noise input."""
+        return {
+            f"noise_{k}_{side}": (side, 2**k)
+            for k in range(self.config.scales)
+            for side in ("height", "width")
+        }
 
     def example_inputs(
         self, batch: int, height: int, width: int, generator: torch.Generator
@@ -164,15 +172,10 @@ class TextureStylizationNet(TextureNet):
         """``image`` + ``noise_0`` .. ``noise_{K-1}`` -> ``stylized``; every axis is dynamic."""
         noise = super().export_spec().inputs
         small = {str(axis): self.MIN_NOISE for t in noise for axis in t.shape[2:]}
-        scales = {
-            f"noise_{k}_{side}": (side, 2**k)
-            for k in range(self.config.scales)
-            for side in ("height", "width")
-        }
         low = self.min_size
         return ExportSpec(
             family=self.family, inputs=(image_tensor("image", "content image, RGB in [0, 1]"), *noise),
-            pad_multiple=1, min_size=low, axis_min=small, axis_scales=scales,
+            pad_multiple=1, min_size=low, axis_min=small, axis_scales=self.noise_axis_scales(),
             validation_sizes=((1, 97, 131), (2, 64, 80), (1, 257, 255)),
             profile={"min": (1, low, low), "opt": (1, 720, 1280), "max": (4, 2160, 3840)},
         )  # fmt: skip

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nst.contract.profiles import input_shapes
-from nst.errors import InputError, ModelError
+from nst.errors import InputError
 from nst.runtime.trt.build import build_engine
 from nst.runtime.trt.config import EngineConfig, read_model
 from nst.runtime.trt.runner import TrtRunner
@@ -31,19 +31,7 @@ def build(models: FamilyModels, family: str, precision: str, out: Path):
     return source, build_engine(model, out, config)
 
 
-#: Families whose ExportSpec gives the builder no profile yet (nst.contract / train.models, not
-#: the builder); strict, so the fix landing turns these into failures until the mark goes.
-CONTRACT_GAPS = {
-    "stylebank": pytest.mark.xfail(raises=InputError, strict=True, reason=(
-        "StyleBankNet.export_spec has no TensorRT min/opt/max for style_masks' own axes "
-        "mask_height/mask_width: input_shapes raises 'cannot derive a profile' (needs axis_profiles)")),
-    "texture": pytest.mark.xfail(raises=ModelError, strict=True, reason=(
-        "texture synthesis specs have no [N, C, height, width] input: contract.profiles.image_input "
-        "cannot anchor a profile (noise_k axes are independent names, no axis_scales)")),
-}  # fmt: skip
-CELLS = [
-    pytest.param(f, p, marks=CONTRACT_GAPS.get(f, ()), id=f"{f}-{p}") for f in FAMILIES for p in PRECISIONS
-]
+CELLS = [pytest.param(f, p, id=f"{f}-{p}") for f in FAMILIES for p in PRECISIONS]
 
 
 @pytest.mark.parametrize(("family", "precision"), CELLS)
