@@ -105,6 +105,25 @@ def image_input(spec: ExportSpec) -> TensorSpec:
     raise ModelError(f"{spec.family} model has no [N, C, height, width] image input or output to profile")
 
 
+def profiled_input(spec: ExportSpec) -> TensorSpec:
+    """The graph input whose min/opt/max shapes equal the profile's: the image input, or for
+    nets without one the input that follows the output 1:1 (texture synthesis: ``noise_0``).
+
+    Raises:
+        ModelError: No input has the profile's shape.
+    """
+    anchor = image_input(spec)
+    if anchor in spec.inputs:
+        return anchor
+    for t in spec.inputs:
+        if len(t.shape) != len(anchor.shape):
+            continue
+        pairs = zip(t.shape, anchor.shape, strict=True)
+        if all(d == a or spec.axis_scales.get(str(d)) == (a, 1) for d, a in pairs):
+            return t
+    raise ModelError(f"{spec.family} model has no input shaped like its profile {list(anchor.shape)}")
+
+
 def profiles_from_spec(spec: ExportSpec) -> tuple[Profile, ...]:
     """The ExportSpec's min/opt/max (N, H, W) as one NCHW profile of the image input."""
     channels = image_input(spec).shape[1]

@@ -18,7 +18,7 @@ from typing import Any
 
 import nst
 from nst.artifacts import check_targets, sha256_file, staged
-from nst.contract.profiles import Profile, image_input
+from nst.contract.profiles import Profile, profiled_input
 from nst.errors import EngineBuildError, InputError
 from nst.runtime.trt.builder_config import Progress, configure, save_timing_cache
 from nst.runtime.trt.config import EngineConfig, SourceModel, build_command, read_model, resolve_profiles
@@ -205,7 +205,7 @@ def build_engine(
     sidecar = Sidecar(
         library=built.lib.name, library_version=built.lib.version,
         compute_capabilities=built.targets.compute_capabilities,
-        input_name=image_input(model.metadata.spec).name, profiles=built.profiles,
+        input_name=profiled_input(model.metadata.spec).name, profiles=built.profiles,
         precision=model.precision, source_precision=given.precision, io_dtypes=built.io_dtypes,
         onnx_sha256=sha256_file(source), onnx_path=str(source), nst_version=nst.__version__,
         build_command=build_command(source, plan, config, built.lib.name),
