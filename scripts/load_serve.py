@@ -138,6 +138,7 @@ async def burst(url: str, data: bytes, count: int) -> tuple[list[dict], float]:
 
 def summarise(log: list[dict], seconds: float) -> dict:
     ok = [e["seconds"] * 1e3 for e in log if e["status"] == 200]
+    rejected = [e["seconds"] * 1e3 for e in log if e["status"] == 503]
     pct = (lambda q: round(float(np.percentile(ok, q)), 1)) if ok else (lambda q: None)
     per_size = {}
     for name in sorted({e["size"] for e in log}):
@@ -150,6 +151,8 @@ def summarise(log: list[dict], seconds: float) -> dict:
         "throughput_rps": round(len(ok) / seconds, 2),
         "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
         "statuses": {str(k): v for k, v in sorted(Counter(e["status"] for e in log).items())},
+        "rejected_p50_ms": round(float(np.percentile(rejected, 50)), 1) if rejected else None,
+        "rejected_max_ms": round(max(rejected), 1) if rejected else None,
         "failed": sum(1 for e in log if e["error"]),
         "errors": sorted({e["error"] for e in log if e["error"]})[:5],
         "per_size": per_size,
@@ -260,6 +263,9 @@ def markdown(r: dict) -> str:
               "|---|" + "---:|" * len(s["batch_sizes"])]  # fmt: skip
     for name, p in (("steady", s), ("burst", b)):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in p["batch_sizes"].values()) + " |")
+    if b["rejected_p50_ms"] is not None:
+        lines += ["", f"Burst: the {b['statuses'].get('503', 0)} answers 503 (with Retry-After) came back in "
+                  f"{b['rejected_p50_ms']} ms (median), {b['rejected_max_ms']} ms at most."]  # fmt: skip
     lines += ["", f"Server exit code after SIGTERM: {cfg['exit_code']} (`{cfg['summary']}`).", ""]
     return "\n".join(lines)
 
