@@ -75,11 +75,6 @@ def take(source: CalibrationSource, n: int) -> list[Feed]:
     return feeds
 
 
-def square_crop(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the shorter side is ``size`` (bicubic), then centre-crop to size x size."""
-    return cover_crop(rgb, size, size)
-
-
 def cover_crop(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize (bicubic, aspect kept) to cover ``height`` x ``width``, then centre-crop to it.
 

@@ -11,7 +11,7 @@ from nst.calibration.source import (
     CalibrationMethod,
     CalibrationSource,
     ImageFolderSource,
-    square_crop,
+    cover_crop,
     take,
 )
 from nst.errors import InputError, InputImageError
@@ -44,10 +44,10 @@ def test_limit_takes_a_seeded_subset(calib_dir: Path) -> None:
     assert len(subsets) > 1  # the seed picks the subset
 
 
-def test_square_crop_keeps_the_centre() -> None:
+def test_cover_crop_keeps_the_centre() -> None:
     rgb = np.zeros((20, 40, 3), np.float32)
     rgb[:, 10:30] = 1.0  # a bright centre band, half the width
-    crop = square_crop(rgb, 10)  # 20x40 -> 10x20 -> centre 10x10 is inside the band
+    crop = cover_crop(rgb, 10, 10)  # 20x40 -> 10x20 -> centre 10x10 is inside the band
     assert crop.shape == (10, 10, 3) and crop.min() > 0.9
 
 
