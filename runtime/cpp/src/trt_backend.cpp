@@ -5,13 +5,15 @@
 // linked or run: see README.md, "TensorRT backend".
 //
 // The engine `model.plan` is loaded only with the sidecar `model.plan.json` that
-// `nst build-engine` writes (runtime/trt/sidecar.py, format 1), and checked like the Python
-// check_compat: `trt_version` (exact; with `version_compatible`, same major and this one not
-// older, or TensorRT 11 for a 10 engine), `compute_capability` and `gpu_name` against this GPU
-// (trt_checks.hpp); any difference is
-// NST_ERR_ENGINE_INCOMPATIBLE with the sidecar's `build_command`. The I/O contract comes from
-// `model_metadata` (the ONNX model's nst.family / nst.io); size limits from profile 0; dtypes,
-// layouts and output shapes from the engine itself.
+// `nst build-engine` writes (runtime/trt/sidecar.py, format 2; trt_sidecar.hpp), and checked
+// like the Python check_compat before it is deserialized: `library` must be "tensorrt"
+// (TensorRT-RTX engines need the RTX runtime), `library_version` against this libnvinfer
+// (exact; with `version_compatible`, same major and this one not older, or TensorRT 11 for a
+// 10 engine), this GPU's compute capability one of `compute_capabilities`, and its name
+// `gpu_name` when that is set; any difference is NST_ERR_ENGINE_INCOMPATIBLE with the sidecar's
+// `build_command`. After deserializing, `io_dtypes` must be the engine's real I/O dtypes. The
+// I/O contract comes from `model_metadata` (the ONNX model's nst.family / nst.io); size limits
+// from profile 0; dtypes, layouts and output shapes from the engine itself.
 #include <NvInferRuntime.h>
 #include <cuda_runtime_api.h>
 
@@ -19,19 +21,18 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "backend.hpp"
 #include "trt_checks.hpp"
 #include "trt_io.hpp"
+#include "trt_sidecar.hpp"
 
 namespace nst::detail {
 namespace {
-
-using nlohmann::json;
 
 class Logger final : public nvinfer1::ILogger {
  public:
@@ -69,69 +70,34 @@ std::vector<char> read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-/** The sidecar fields libnst uses (runtime/trt/sidecar.py, format 1). */
-struct Sidecar {
-  std::string trt_version;
-  bool version_compatible = false;
-  std::string compute_capability;
-  std::string gpu_name;
-  std::string build_command;
-  json model_metadata;
-};
-
 Sidecar read_sidecar(const std::string& plan) {
   const std::string path = plan + ".json";
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw Failure(NST_ERR_MODEL_INVALID, path + " not found: engines are loaded only with the " +
-                                             "sidecar nst build-engine writes; rebuild the engine");
+    throw Failure(NST_ERR_MODEL_INVALID,
+                  path + " not found: engines are loaded only with the sidecar nst build-engine "
+                         "writes; rebuild it with `" + default_build_command(plan) + "`");
   }
-  try {
-    const json data = json::parse(in);
-    if (!data.is_object() || data.value("format", 0) != 1) {
-      throw Failure(NST_ERR_MODEL_INVALID, path + " is not an nst engine sidecar of format 1");
-    }
-    Sidecar sidecar;
-    sidecar.trt_version = data.value("trt_version", "");
-    sidecar.version_compatible = data.value("version_compatible", false);
-    sidecar.compute_capability = data.value("compute_capability", "");
-    sidecar.gpu_name = data.value("gpu_name", "");
-    sidecar.build_command = data.value("build_command", "nst build-engine MODEL.onnx -o " + plan);
-    sidecar.model_metadata = data.value("model_metadata", json::object());
-    return sidecar;
-  } catch (const json::exception& e) {  // not JSON, or a field of the wrong type
-    throw Failure(NST_ERR_MODEL_INVALID, path + " is not a valid engine sidecar: " + e.what());
-  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_sidecar(text, path, plan);
 }
 
-/** This TensorRT library's {major, minor, patch, build}. */
-std::vector<int64_t> library_version() {
-  std::vector<int64_t> version = decode_trt_version(getInferLibVersion());
-  version.push_back(getInferLibBuildVersion());
-  return version;
-}
-
-/** Every difference between the engine's build platform and this one ("" when none). */
-std::string platform_diffs(const Sidecar& sidecar) {
-  std::string diffs =
-      trt_version_diff(sidecar.trt_version, sidecar.version_compatible, library_version());
-  auto add = [&diffs](const std::string& d) { diffs += (diffs.empty() ? "" : "; ") + d; };
+/** This TensorRT library and the current CUDA device, as the sidecar rules see them. */
+Platform current_platform() {
+  Platform here;
+  here.library_version = decode_trt_version(getInferLibVersion());
+  here.library_version.push_back(getInferLibBuildVersion());
   int device = 0;
-  cudaDeviceProp prop{};
   const cudaError_t status = cudaGetDevice(&device);
   if (status != cudaSuccess) {
     throw Failure(NST_ERR_BACKEND_UNAVAILABLE,
                   std::string("no CUDA device for TensorRT: ") + cudaGetErrorString(status));
   }
+  cudaDeviceProp prop{};
   cuda_check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-  const std::string cc = std::to_string(prop.major) + "." + std::to_string(prop.minor);
-  if (sidecar.compute_capability != cc) {
-    add("compute capability " + sidecar.compute_capability + " (engine) vs " + cc + " here");
-  }
-  if (sidecar.gpu_name != prop.name) {
-    add("GPU '" + sidecar.gpu_name + "' (engine) vs '" + prop.name + "' here");
-  }
-  return diffs;
+  here.compute_capability = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+  here.gpu_name = prop.name;
+  return here;
 }
 
 nvinfer1::Dims image_dims(int64_t height, int64_t width) {
@@ -148,11 +114,8 @@ class TrtBackend final : public Backend {
  public:
   TrtBackend(const std::string& path, const nst_options&) : path_(path) {
     const Sidecar sidecar = read_sidecar(path);
-    const std::string diffs = platform_diffs(sidecar);
-    if (!diffs.empty()) {
-      throw Failure(NST_ERR_ENGINE_INCOMPATIBLE, path + " does not match this machine: " + diffs +
-                                                     "; rebuild it with: " + sidecar.build_command);
-    }
+    check_library(sidecar, path);  // before CUDA: an RTX engine is refused on any machine
+    check_platform(sidecar, current_platform(), path);
     const std::vector<char> blob = read_file(path);
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
     if (!runtime_) throw Failure(NST_ERR_BACKEND_UNAVAILABLE, "cannot create a TensorRT runtime");
@@ -210,10 +173,16 @@ class TrtBackend final : public Backend {
  private:
   void read_io(const Sidecar& sidecar) {
     const std::string source = path_ + ".json";
-    const json& meta = sidecar.model_metadata;
+    std::map<std::string, std::string> dtypes;  // every I/O tensor the engine really has
+    for (int32_t i = 0; i < engine_->getNbIOTensors(); ++i) {
+      const char* name = engine_->getIOTensorName(i);
+      if (name != nullptr) dtypes.emplace(name, numpy_dtype_name(engine_->getTensorDataType(name)));
+    }
+    check_io_dtypes(sidecar.io_dtypes, dtypes, source);
+    const auto& meta = sidecar.model_metadata;
     const auto text = [&](const char* key) {
-      const auto it = meta.is_object() ? meta.find(key) : meta.end();
-      return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+      const auto it = meta.find(key);
+      return it != meta.end() ? it->second : std::string();
     };
     const std::string family = text("nst.family").empty() ? "?" : text("nst.family");
     if (!text("nst.io").empty()) {

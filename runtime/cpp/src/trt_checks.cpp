@@ -40,32 +40,6 @@ std::string format_version(const std::vector<int64_t>& parts) {
   return text;
 }
 
-int64_t next_compatible_major(int64_t major) {
-  // NVIDIA's support matrix (TensorRT 11.x, "Engine Portability"): the only cross-major
-  // combinations are TensorRT 8 version-compatible engines on 10 and 10 engines on 11.
-  if (major == 8) return 10;
-  if (major == 10) return 11;
-  return 0;
-}
-
-std::string trt_version_diff(const std::string& built, bool version_compatible,
-                             const std::vector<int64_t>& here) {
-  const std::string here_text = format_version(here);
-  if (built.empty()) return "the sidecar records no trt_version (TensorRT " + here_text + " here)";
-  std::vector<int64_t> engine = parse_version(built);
-  engine.resize(std::min(engine.size(), here.size()));  // compare the parts the sidecar gives
-  const std::vector<int64_t> mine(here.begin(), here.begin() + static_cast<long>(engine.size()));
-  if (version_compatible) {
-    const int64_t major = engine.at(0);
-    const int64_t later = next_compatible_major(major);
-    if ((mine[0] == major && mine >= engine) || (later != 0 && mine[0] == later)) return "";
-    return "TensorRT " + built + " (version-compatible: needs " + std::to_string(major) +
-           ".x >= " + built + (later != 0 ? " or " + std::to_string(later) + ".x" : "") + ") vs " +
-           here_text + " here";
-  }
-  return mine == engine ? "" : "TensorRT " + built + " (engine) vs " + here_text + " here";
-}
-
 std::string format_shape(const std::vector<int64_t>& dims) {
   std::string text;
   for (const int64_t d : dims) text += (text.empty() ? "" : ", ") + std::to_string(d);

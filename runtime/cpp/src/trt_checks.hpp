@@ -1,8 +1,8 @@
 // Internal: the TensorRT backend's decisions that need neither TensorRT nor CUDA, as pure
 // functions so the ctest suite runs them on any machine (tests/test_internals.cpp).
 //
-// - versions: decoding getInferLibVersion() and comparing it with the engine sidecar's
-//   `trt_version`, as the Python check_compat (runtime/trt/sidecar.py) does;
+// - versions: decoding getInferLibVersion(), parsing and printing version strings (the
+//   sidecar's rules over them are in trt_sidecar.hpp);
 // - shapes: element counts and the output-shape check, from the shapes TensorRT reports
 //   (IExecutionContext::getTensorShape), never assumed from the input's size.
 #ifndef NST_SRC_TRT_CHECKS_HPP
@@ -30,21 +30,6 @@ std::vector<int64_t> parse_version(const std::string& text);
 
 /** {11, 1, 0, 106} -> "11.1.0.106". */
 std::string format_version(const std::vector<int64_t>& parts);
-
-/**
- * Why an engine built by TensorRT `built` (the sidecar's `trt_version`) must not run on this
- * TensorRT (`here`: major, minor, patch, build); "" when it may.
- *
- * Like the Python _trt_diff: exact match, or with `version_compatible` the same major and this
- * TensorRT not older, or the one later major NVIDIA supports for such engines (8 -> 10,
- * 10 -> 11; next_compatible_major). Only as many parts as `built` has are compared (a sidecar
- * "10.3.0" does not demand a build number), so "10.3.0.26" is exact to the build.
- */
-/** The later major a version-compatible engine of `major` also runs on (10 -> 11), else 0. */
-int64_t next_compatible_major(int64_t major);
-
-std::string trt_version_diff(const std::string& built, bool version_compatible,
-                             const std::vector<int64_t>& here);
 
 /** "(1, 3, 64, 96)". */
 std::string format_shape(const std::vector<int64_t>& dims);

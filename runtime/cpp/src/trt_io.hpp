@@ -39,6 +39,30 @@ inline std::string dtype_name(nvinfer1::DataType type) {
 }
 
 /**
+ * The dtype name the sidecar's `io_dtypes` records for `type`: numpy's name of
+ * `trt.nptype(type)` (runtime/trt/build.py network_io), e.g. kFLOAT -> "float32",
+ * kHALF -> "float16". Types numpy lacks get the ml_dtypes names ("bfloat16", "float8_e4m3fn",
+ * ...); nst's builder could not record those, so such an engine never matches its sidecar.
+ */
+inline std::string numpy_dtype_name(nvinfer1::DataType type) {
+  switch (type) {
+    case nvinfer1::DataType::kFLOAT: return "float32";
+    case nvinfer1::DataType::kHALF: return "float16";
+    case nvinfer1::DataType::kINT8: return "int8";
+    case nvinfer1::DataType::kINT32: return "int32";
+    case nvinfer1::DataType::kBOOL: return "bool";
+    case nvinfer1::DataType::kUINT8: return "uint8";
+    case nvinfer1::DataType::kFP8: return "float8_e4m3fn";
+    case nvinfer1::DataType::kBF16: return "bfloat16";
+    case nvinfer1::DataType::kINT64: return "int64";
+    case nvinfer1::DataType::kINT4: return "int4";
+    case nvinfer1::DataType::kFP4: return "float4_e2m1fn";
+    case nvinfer1::DataType::kE8M0: return "float8_e8m0fnu";
+  }
+  return "DataType " + std::to_string(static_cast<int32_t>(type));
+}
+
+/**
  * Refuse an engine I/O tensor the C ABI cannot fill or read byte for byte: it hands TensorRT
  * float32 NCHW planes on the device, so anything but FP32, linear layout, on the device is
  * Failure(NST_ERR_MODEL_UNSUPPORTED), never a silent reinterpretation of the bytes. (FP16 I/O

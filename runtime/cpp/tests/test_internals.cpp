@@ -1,6 +1,6 @@
 // libnst's internal pure functions, run on any machine (no fixture, TensorRT or GPU):
-// nst.io parsing (parse_model_info) and the TensorRT backend's version and shape checks
-// (trt_checks.hpp). The version cases mirror tests/runtime/test_sidecar.py.
+// nst.io parsing (parse_model_info) and the TensorRT backend's version decoding and shape
+// checks (trt_checks.hpp). The sidecar rules over versions are in test_trt_sidecar.cpp.
 //
 // usage: test_internals
 #include <cstdio>
@@ -50,36 +50,6 @@ void versions() {
   check(parse_version("11.1.0") == Parts{11, 1, 0}, "parse 11.1.0");
   check(parse_version("10.7.0.post1") == Parts{10, 7, 0, 1}, "parse keeps each piece's digits");
   check(parse_version("") == Parts{0}, "parse empty");
-
-  using nst::detail::trt_version_diff;
-  const Parts here{11, 1, 0, 106};
-  check(trt_version_diff("11.1.0.106", false, here).empty(), "exact version matches");
-  check(trt_version_diff("11.1.0", false, here).empty(), "a 3-part sidecar version ignores build");
-  check(trt_version_diff("11.1.0.105", false, here) ==
-            "TensorRT 11.1.0.105 (engine) vs 11.1.0.106 here",
-        "another build differs");
-  check(trt_version_diff("10.3.0.26", false, {10, 4, 0, 1}) ==
-            "TensorRT 10.3.0.26 (engine) vs 10.4.0.1 here",
-        "message as Python's _trt_diff");
-  // Same major and not older, or TensorRT 11 for a 10 engine (NVIDIA's support matrix).
-  for (const Parts& later : {Parts{10, 3, 0, 26}, Parts{10, 8, 0, 43}, Parts{11, 0, 0, 0}, here}) {
-    check(trt_version_diff("10.3.0.26", true, later).empty(),
-          "version-compatible 10.3.0.26 runs on " + nst::detail::format_version(later));
-  }
-  for (const Parts& other : {Parts{10, 2, 0, 0}, Parts{12, 0, 0, 0}, Parts{9, 9, 0, 0}}) {
-    check(trt_version_diff("10.3.0.26", true, other).find(
-              "version-compatible: needs 10.x >= 10.3.0.26 or 11.x") != std::string::npos,
-          "version-compatible 10.3.0.26 refused on " + nst::detail::format_version(other));
-  }
-  check(trt_version_diff("11.1.0.106", true, {11, 0, 0, 5}) ==
-            "TensorRT 11.1.0.106 (version-compatible: needs 11.x >= 11.1.0.106) vs 11.0.0.5 here",
-        "version-compatible 11.1 engine refused on older 11.0");
-  check(trt_version_diff("8.6.1", true, {10, 7, 0, 23}).empty(), "8.6 engine runs on 10");
-  check(!trt_version_diff("8.6.1", true, here).empty(), "8.6 engine refused on 11");
-  check(!trt_version_diff("10.3.0.26", false, {11, 0, 0, 0}).empty(),
-        "not version-compatible: 10 engine refused on 11");
-  check(trt_version_diff("", false, here).find("no trt_version") != std::string::npos,
-        "missing trt_version is a difference");
 }
 
 void shapes() {

@@ -1,14 +1,17 @@
-// The TensorRT backend's I/O checks (trt_io.hpp) and version decoding, compiled against the
+// The TensorRT backend's I/O checks (trt_io.hpp: dtypes, the sidecar's io_dtypes names, layout,
+// location) and version decoding, compiled against the
 // real TensorRT headers (TENSORRT_INCLUDE_DIR) and run. Only TensorRT's enums, Dims and version
 // macros are used, so this links without libnvinfer and runs without a GPU.
 //
 // usage: test_trt_io
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "trt_checks.hpp"
 #include "trt_io.hpp"
+#include "trt_sidecar.hpp"
 
 namespace {
 
@@ -59,6 +62,36 @@ int main() {
   check(layout.find("vectorized layout") != std::string::npos, "kHWC refused: " + layout);
   const std::string host = verdict(DataType::kFLOAT, TensorFormat::kLINEAR, TensorLocation::kHOST);
   check(host.find("lives on the host") != std::string::npos, "host tensor refused: " + host);
+
+  // io_dtypes records numpy's names (trt.nptype): the engine's DataType must read back as them.
+  using nst::detail::numpy_dtype_name;
+  check(numpy_dtype_name(DataType::kFLOAT) == "float32" &&
+            numpy_dtype_name(DataType::kHALF) == "float16" &&
+            numpy_dtype_name(DataType::kINT8) == "int8" &&
+            numpy_dtype_name(DataType::kINT32) == "int32" &&
+            numpy_dtype_name(DataType::kINT64) == "int64" &&
+            numpy_dtype_name(DataType::kUINT8) == "uint8" &&
+            numpy_dtype_name(DataType::kBOOL) == "bool" &&
+            numpy_dtype_name(DataType::kBF16) == "bfloat16",
+        "numpy_dtype_name gives numpy's names");
+  const std::map<std::string, std::string> fp32{{"image", "float32"}, {"stylized", "float32"}};
+  const std::string half = numpy_dtype_name(DataType::kHALF);
+  const std::map<std::string, std::string> fp16_engine{{"image", half}, {"stylized", half}};
+  try {
+    nst::detail::check_io_dtypes(fp32, fp16_engine, "m.plan.json");
+    check(false, "an FP16-I/O engine under an FP32 io_dtypes sidecar passed");
+  } catch (const Failure& e) {
+    check(e.status == NST_ERR_MODEL_INVALID &&
+              std::string(e.what()).find("'image' is float32 in io_dtypes, float16 in the "
+                                         "engine") != std::string::npos,
+          std::string("FP16 engine vs FP32 io_dtypes refused: ") + e.what());
+  }
+  // Agreement is not acceptance: a float16 sidecar of an FP16-I/O engine agrees, and the
+  // FP32-only rule still refuses the tensor.
+  nst::detail::check_io_dtypes(fp16_engine, fp16_engine, "m.plan.json");
+  check(verdict(DataType::kHALF, TensorFormat::kLINEAR, TensorLocation::kDEVICE).find("is FP16") !=
+            std::string::npos,
+        "an agreeing float16 io_dtypes still meets the FP32-only rule");
 
   nvinfer1::Dims dims{};
   dims.nbDims = 4;
