@@ -32,6 +32,7 @@ lint: $(VENV)/.dev
 	$(BIN)/python scripts/lint_imports.py
 
 pytest: $(VENV)/.dev
+	scripts/setup_triton.sh build/triton
 	$(BIN)/python -m pytest -q
 
 # C++ runtime (runtime/cpp/README.md): fetch ONNX Runtime + headers once into build/third_party,
