@@ -3,19 +3,18 @@
 One graph takes a content ``image`` and any ``style`` image:
 
 1. a frozen VGG-16 encoder up to relu3_1 (the paper's best single layer, Sec. 3.2) embeds both;
-2. the *style swap* (Sec. 3.1) replaces every 3x3 patch of the content activations by the most
-   correlated (normalised cross-correlation) 3x3 style patch, as three convolutions:
-   the normalised style patches are the filters of a Conv (correlations, one channel per patch),
-   the argmax over that channel becomes a one-hot map, and a ConvTranspose with the
-   *un-normalised* patches pastes the chosen patches back; overlaps are averaged by dividing by
-   the ConvTranspose of ones (the overlap count);
+2. the *style swap* (Sec. 3.1, :mod:`nst.train.models.swap`) replaces every 3x3 patch of the
+   content activations by the most correlated (normalised cross-correlation) 3x3 style patch:
+   patches cut out by shifted slices, correlations as one MatMul (P style patches x H'W'
+   content windows), ArgMax over P, a Gather of the chosen *un-normalised* patches, and a
+   fold that averages the overlapping patches back into place;
 3. a trained *inverse network* (Sec. 4) maps the swapped relu3_1 activations back to an image.
 
-The filters are computed from the ``style`` input, so the exported ONNX graph has Conv /
-ConvTranspose nodes with dynamic weights; every op is plain ONNX (Conv, ArgMax, Range, Equal,
-Cast, ConvTranspose, Div, ReduceSum, Sqrt) that TensorRT also accepts. There is no loop over
-patches anywhere. :func:`styleswap_optimize` is the paper's slow variant: pixel-space L-BFGS
-towards the swapped activations with a TV prior.
+The style patches are computed from the ``style`` input, so their number is data-dependent;
+they are matrix rows, never Conv filters, so TensorRT's ONNX parser accepts the graph with
+dynamic content and style sizes. There is no loop over patches anywhere.
+:func:`styleswap_optimize` is the paper's slow variant: pixel-space L-BFGS towards the swapped
+activations with a TV prior.
 """
 
 from __future__ import annotations
@@ -25,17 +24,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nst.contract.spec import ExportSpec, TensorSpec, image_tensor
 from nst.errors import InputError
 from nst.train.models.blocks import ConvLayer, UpsampleConv, output_range, pad_to_multiple
+from nst.train.models.swap import style_swap
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RELU3_1_CHANNELS = 256
-_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -61,77 +59,6 @@ def vgg_relu3_1_encoder() -> nn.Sequential:
         nn.MaxPool2d(2, 2),
         nn.Conv2d(128, 256, 3, padding=1), nn.ReLU(),
     )  # fmt: skip
-
-
-def extract_patches(style_feats: torch.Tensor, patch: int) -> torch.Tensor:
-    """All ``patch`` x ``patch`` windows (stride 1) of one feature map, as conv filters.
-
-    Done with a Conv against ``patch**2`` one-hot kernels over the channels-as-batch view, which
-    exports as Conv + Reshape + Transpose (ONNX has no im2col op).
-
-    Args:
-        style_feats: (1, C, Hs, Ws) activations.
-        patch: Odd window size.
-
-    Returns:
-        (P, C, patch, patch) with P = (Hs - patch + 1) * (Ws - patch + 1), row-major windows.
-    """
-    c = style_feats.shape[1]
-    k = patch * patch
-    eye = torch.eye(k, dtype=style_feats.dtype, device=style_feats.device).reshape(k, 1, patch, patch)
-    cols = F.conv2d(style_feats.reshape(c, 1, *style_feats.shape[2:]), eye)  # (C, k, Hs', Ws')
-    cols = cols.reshape(c, k, -1).permute(2, 0, 1)  # (C, k, P) -> (P, C, k)
-    return cols.reshape(-1, c, patch, patch)  # (P, C, patch, patch)
-
-
-def style_swap(content_feats: torch.Tensor, style_feats: torch.Tensor, patch: int = 3) -> torch.Tensor:
-    """Swap every content patch for its best-matching style patch (Chen & Schmidt eq. 2-3).
-
-    Args:
-        content_feats: (N, C, H, W) activations, H and W >= ``patch``.
-        style_feats: (1, C, Hs, Ws) activations, Hs and Ws >= ``patch``.
-        patch: Odd patch size.
-
-    Returns:
-        (N, C, H, W) swapped activations.
-    """
-    patches = extract_patches(style_feats, patch)  # (P, C, k, k)
-    norms = patches.pow(2).sum(dim=(1, 2, 3), keepdim=True).sqrt()  # (P, 1, 1, 1)
-    # content-patch norms are constant along the patch channel, so the argmax of the
-    # correlation with normalised style patches is the argmax of the cosine similarity
-    corr = F.conv2d(content_feats, patches / (norms + _EPS))  # (N, P, H', W')
-    best = corr.argmax(dim=1, keepdim=True)  # (N, 1, H', W'), first index on ties like ONNX
-    ids = torch.arange(patches.shape[0], device=corr.device).reshape(1, -1, 1, 1)  # (1, P, 1, 1)
-    one_hot = (ids == best).to(content_feats.dtype)  # (N, P, H', W'), exactly one 1 per position
-    pasted = F.conv_transpose2d(one_hot, patches)  # (N, C, H, W): sum of chosen patches
-    ones = torch.ones_like(one_hot[:, :1])  # (N, 1, H', W')
-    kernel = torch.ones(1, 1, patch, patch, dtype=ones.dtype, device=ones.device)
-    overlaps = F.conv_transpose2d(ones, kernel)  # (N, 1, H, W): windows covering each pixel
-    return pasted / overlaps
-
-
-def style_swap_reference(
-    content_feats: torch.Tensor, style_feats: torch.Tensor, patch: int = 3
-) -> torch.Tensor:
-    """Slow, obviously-correct style swap with explicit loops (tests only)."""
-    n, _, h, w = content_feats.shape
-    hs, ws = style_feats.shape[2:]
-    style_patches = [
-        style_feats[0, :, y : y + patch, x : x + patch]
-        for y in range(hs - patch + 1)
-        for x in range(ws - patch + 1)
-    ]
-    out = torch.zeros_like(content_feats)
-    count = torch.zeros(n, 1, h, w, dtype=content_feats.dtype)
-    for b in range(n):
-        for y in range(h - patch + 1):
-            for x in range(w - patch + 1):
-                window = content_feats[b, :, y : y + patch, x : x + patch]
-                scores = [float((window * s).sum() / (s.norm() + _EPS)) for s in style_patches]
-                best = max(range(len(scores)), key=scores.__getitem__)  # first on ties
-                out[b, :, y : y + patch, x : x + patch] += style_patches[best]
-                count[b, :, y : y + patch, x : x + patch] += 1
-    return out / count
 
 
 class InverseNet(nn.Module):
@@ -191,8 +118,11 @@ class StyleSwapNet(nn.Module):
     def export_spec(self) -> ExportSpec:
         """``image`` + ``style`` (independent dynamic sizes) -> ``stylized``.
 
-        Validation sizes stay small: the correlation volume is (N, P, H/4, W/4) with
-        P ~ Hs*Ws/16 style patches, quadratic in the image area.
+        The swap's correlation is N x P x L floats, P = (Hs/4 - 2)(Ws/4 - 2) style patches and
+        L = (H/4 - 2)(W/4 - 2) content windows, so validation sizes stay small. The TensorRT
+        profile bounds it: at ``opt`` (512 px content, 256 px style) 3,844 x 15,876 (244 MB),
+        at ``max`` (1 x 1024 px, 512 px style) 15,876 x 64,516 (1.0e9 floats, 4.1 GB; a batch
+        of 3 would pass 2^31 elements). The runtime resizes style images to a 256 px short side.
         """
         style = TensorSpec("style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]")
         return ExportSpec(
