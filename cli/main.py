@@ -1,6 +1,7 @@
 """Entry point of the ``nst`` console script: the app with every command registered."""
 
 from nst.cli import (
+    batch_cmd,
     bench_cmd,
     build_engine_cmd,
     calibrate_cmd,
@@ -18,6 +19,7 @@ from nst.cli.app import app
 
 __all__ = [
     "app",
+    "batch_cmd",
     "bench_cmd",
     "build_engine_cmd",
     "calibrate_cmd",

@@ -42,7 +42,7 @@ from nst.errors import InputError, NstError, require
 from nst.io import read_image, write_image
 from nst.jobs import Job, plan_outputs
 from nst.runtime.registry import backend_for, open_runner
-from nst.runtime.stylize_job import StylizeOptions, _choice_inputs, split_model
+from nst.runtime.stylize_job import StylizeOptions, choice_inputs, split_model
 from nst.runtime.stylizer import Stylizer, default_model_path
 
 MAX_BLOCKS = 10_000  # input blocks of the dataset: enough to spread work and report progress
@@ -202,7 +202,7 @@ def _open_stylizer(so: StylizeOptions, runner_options: dict[str, Any]) -> Styliz
     """A Stylizer over ``open_runner(so.model)`` with the options' style choice, checked now."""
     runner = open_runner(so.model or default_model_path(), providers=so.providers, **runner_options)
     try:
-        extra = _choice_inputs(runner, so)
+        extra = choice_inputs(runner, so)
         stylizer = Stylizer(runner, batch_size=so.batch_size, max_pixels=so.max_pixels,
                             seed=so.seed, **extra)  # fmt: skip
         if stylizer.extra_specs and stylizer.extra is None:

@@ -109,7 +109,7 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
     start = time.perf_counter()
     runner = open_runner(model or default_model_path(), providers=options.providers)
     try:
-        extra = _choice_inputs(runner, options)
+        extra = choice_inputs(runner, options)
         stylizer = Stylizer(runner, batch_size=options.batch_size, max_pixels=options.max_pixels,
                             seed=options.seed, **extra)  # fmt: skip
         done = [0]
@@ -126,7 +126,7 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
     return StylizeResult(written, name, label, time.perf_counter() - start, options.output)
 
 
-def _choice_inputs(runner: Runner, options: StylizeOptions) -> dict[str, object]:
+def choice_inputs(runner: Runner, options: StylizeOptions) -> dict[str, object]:
     """Stylizer keyword arguments for the options' style choice, masks and style image."""
     weights = options.style_weights
     if isinstance(weights, str):
