@@ -10,13 +10,13 @@ not editing callers.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nst.contract.metadata import ModelMetadata
-from nst.errors import InputError
+from nst.contract.metadata import PREFIX, ModelMetadata
+from nst.errors import InputError, ModelError
 from nst.runtime.base import Runner
 
 
@@ -34,17 +34,92 @@ def _open_engine(path: Path, providers: str | Sequence[str], options: dict[str, 
     return _construct(TrtRunner, path, **options)
 
 
-def _describe_onnx(path: Path) -> tuple[ModelMetadata, dict[str, Any]]:
-    from nst.runtime.onnxrt.runner import OrtRunner
+@dataclass(frozen=True)
+class GraphTensor:
+    """A graph input or output as the backend sees it.
 
-    with OrtRunner(path, providers="cpu") as runner:
-        return runner.metadata, {}
+    Attributes:
+        name: Tensor name.
+        dtype: numpy-style name (``float32``, ``int64``, ...), or the backend's own when unknown.
+        shape: Fixed sizes as ints, named dynamic axes as strings, unnamed ones as None.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...]
 
 
-def _describe_engine(path: Path) -> tuple[ModelMetadata, dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelDescription:
+    """What ``nst info`` shows about a model file, read without running it.
+
+    Attributes:
+        path: The file.
+        metadata: Its nst metadata, or None for an ONNX file nst did not export.
+        inputs: Graph inputs, in order.
+        outputs: Graph outputs, in order.
+        opset: The default-domain ONNX opset (None when unknown, e.g. for an engine).
+        producer: ``name version`` of the tool that wrote the file ("" when unknown).
+        details: The backend's extra details (an engine's build record; ``{}`` for ONNX).
+    """
+
+    path: Path
+    metadata: ModelMetadata | None
+    inputs: tuple[GraphTensor, ...]
+    outputs: tuple[GraphTensor, ...]
+    opset: int | None = None
+    producer: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ONNX Runtime's type strings -> numpy dtype names
+_ORT_DTYPES = {
+    "float": "float32", "float16": "float16", "double": "float64", "bfloat16": "bfloat16",
+    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64", "uint8": "uint8",
+    "uint16": "uint16", "uint32": "uint32", "uint64": "uint64", "bool": "bool", "string": "str",
+}  # fmt: skip
+
+
+def _graph_tensor(arg: Any) -> GraphTensor:
+    """An ORT ``NodeArg`` (``tensor(float)``, shape with ints/str/None) as a GraphTensor."""
+    kind = str(arg.type)
+    inner = kind.removeprefix("tensor(").removesuffix(")") if kind.startswith("tensor(") else kind
+    shape = tuple(d if isinstance(d, int | str) else None for d in (arg.shape or ()))
+    return GraphTensor(arg.name, _ORT_DTYPES.get(inner, kind), shape)
+
+
+def _describe_onnx(path: Path) -> ModelDescription:
+    from nst.runtime.onnxrt.runner import session_from_onnx
+
+    session = session_from_onnx(path, ["CPUExecutionProvider"])
+    meta = session.get_modelmeta()
+    props = dict(meta.custom_metadata_map)
+    metadata = None
+    if any(k.startswith(PREFIX) for k in props):  # nst keys present: they must parse
+        metadata = ModelMetadata.from_props(props, source=str(path))
+        graph_inputs = [i.name for i in session.get_inputs()]
+        declared = [t.name for t in metadata.spec.inputs]
+        if graph_inputs != declared:
+            raise ModelError(f"{path}: graph inputs {graph_inputs} do not match metadata {declared}")
+    header = onnx_header(path)
+    producer = " ".join(str(header.get(k) or "") for k in ("producer_name", "producer_version")).strip()
+    return ModelDescription(
+        path, metadata, tuple(_graph_tensor(a) for a in session.get_inputs()),
+        tuple(_graph_tensor(a) for a in session.get_outputs()), header.get("opset"),
+        producer or str(meta.producer_name or ""),
+    )  # fmt: skip
+
+
+def _describe_engine(path: Path) -> ModelDescription:
     from nst.runtime.trt.sidecar import describe_engine
 
-    return describe_engine(path)
+    metadata, details = describe_engine(path)
+
+    def tensors(specs: Sequence[Any]) -> tuple[GraphTensor, ...]:
+        return tuple(GraphTensor(t.name, t.dtype, tuple(t.shape)) for t in specs)
+
+    spec = metadata.spec
+    return ModelDescription(path, metadata, tensors(spec.inputs), tensors(spec.outputs), None, "", details)
 
 
 @dataclass(frozen=True)
@@ -55,14 +130,14 @@ class Backend:
         name: ``onnxruntime`` or ``tensorrt``.
         suffixes: Lower-case file suffixes it takes.
         open: ``fn(path, providers, options) -> Runner``.
-        describe: ``fn(path) -> (metadata, backend details)`` without running the model
-            (an engine is described from its sidecar, with no GPU or TensorRT).
+        describe: ``fn(path) -> ModelDescription`` without running the model (an engine is
+            described from its sidecar, with no GPU or TensorRT).
     """
 
     name: str
     suffixes: tuple[str, ...]
     open: Callable[[Path, str | Sequence[str], dict[str, Any]], Runner]
-    describe: Callable[[Path], tuple[ModelMetadata, dict[str, Any]]]
+    describe: Callable[[Path], ModelDescription]
 
 
 BACKENDS = (
@@ -113,11 +188,12 @@ def open_runner(path: str | Path, *, providers: str | Sequence[str] = "auto", **
     return backend_for(p).open(p, providers, dict(options))
 
 
-def describe_model(path: str | Path) -> tuple[ModelMetadata, dict[str, Any]]:
-    """A model's metadata and its backend's details (an engine's build record), for ``nst info``.
+def describe_model(path: str | Path) -> ModelDescription:
+    """A model's graph inputs and outputs, opset, producer, nst metadata (None for an ONNX file
+    nst did not export) and its backend's details (an engine's build record), for ``nst info``.
 
     Raises:
-        ModelError: Missing, unreadable or without nst metadata.
+        ModelError: Missing or unreadable, malformed nst metadata, or (for an engine) no sidecar.
     """
     p = Path(path)
     return backend_for(p).describe(p)
@@ -131,3 +207,62 @@ def _construct(cls: type[Runner], path: Path, **kwargs: Any) -> Runner:
         options = [k for k in accepted if k != "path"]
         raise InputError(f"{cls.__name__} takes no option(s) {unknown} (options: {options})")
     return cls(path, **kwargs)
+
+
+def onnx_header(path: str | Path) -> dict[str, Any]:
+    """The top-level fields of an ONNX ``ModelProto`` that ONNX Runtime does not expose: ``opset``
+    (default domain), ``ir_version``, ``producer_name``, ``producer_version``.
+
+    Reads the protobuf wire format directly (the graph is skipped by its length), so the runtime
+    needs no ``onnx`` package. A file that does not parse gives ``{}``.
+    """
+    import mmap
+
+    out: dict[str, Any] = {}
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        try:
+            for number, value in _fields(data, 0, len(data)):
+                if number == 1 and isinstance(value, int):
+                    out["ir_version"] = value
+                elif number in (2, 3) and isinstance(value, bytes):
+                    key = "producer_name" if number == 2 else "producer_version"
+                    out[key] = value.decode("utf-8", "replace")
+                elif number == 8 and isinstance(value, bytes):
+                    opset = dict(_fields(value, 0, len(value)))  # 1: domain, 2: version
+                    if not opset.get(1):
+                        out["opset"] = opset.get(2)
+        except (IndexError, ValueError):
+            return {}
+    return out
+
+
+def _fields(data: Any, pos: int, end: int, skip: tuple[int, ...] = (7,)) -> Iterator[tuple[int, Any]]:
+    """(field number, int or bytes) of a protobuf message; fields in ``skip`` are not copied."""
+    while pos < end:
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            yield number, value
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > end:
+                raise ValueError("truncated field")
+            if number not in skip:
+                yield number, bytes(data[pos : pos + length])
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+
+
+def _varint(data: Any, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
