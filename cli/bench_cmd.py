@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +45,7 @@ def bench(
         typer.Option(help="Results file name without suffix (default: cpu, or gpu with a GPU target)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print cases and result paths as JSON.")] = False,
 ) -> None:
     """Benchmark targets on the same net; writes JSON + markdown into benchmarks/."""
     from nst.artifacts import check_targets
@@ -71,5 +74,10 @@ def bench(
         raise type(exc)(f"{exc} ({len(cases)} case(s) measured before it: {partial})") from exc
     json_path, md_path = write_results(cases, path, out_dir, name)
     ratios = speedups(cases)
+    if as_json:
+        record = {"model": str(path), "json": str(json_path), "markdown": str(md_path),
+                  "cases": [asdict(c) for c in cases], "speedups": ratios}  # fmt: skip
+        typer.echo(json.dumps(record))
+        return
     summary = ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()) or "n/a"
     typer.echo(f"benchmarked {len(cases)} cases -> {json_path}, {md_path} (torch eager / ORT CPU: {summary})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,7 @@ def eval_(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing report.")] = False,
     progress: Annotated[bool, typer.Option(help="Show Gatys progress bars.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report's summary as JSON.")] = False,
 ) -> None:
     """Score a model and Gatys L-BFGS by the model's training loss on held-out photos."""
     from nst.bench.evaluate import evaluate_model
@@ -53,6 +55,11 @@ def eval_(
         force=force, progress=progress,
     )  # fmt: skip
     summary = report.summary()
+    if as_json:
+        record = {"model": str(model), "images": len(report.images), "output": str(output),
+                  "seconds": time.perf_counter() - start, **summary}  # fmt: skip
+        typer.echo(json.dumps(record))
+        return
     m = summary["means"]["model"]
     line = (f"evaluated {model.name} on {len(report.images)} photo(s): model loss {m['total']:.4g} "
             f"in {m['seconds'] * 1000:.1f} ms/img")  # fmt: skip
