@@ -28,7 +28,9 @@ def check_method(method: str) -> str:
 @handle_errors
 def stylize(
     paths: Annotated[list[Path], typer.Argument(help="[MODEL.onnx|MODEL.plan] INPUT... (files or folders).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (one input), folder, or video.")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model (default: the bundled one).")
     ] = None,
@@ -68,38 +70,126 @@ def stylize(
             help="Style-swap models and --method optimize: the style image (short side resized to 256)."
         ),
     ] = None,
+    frames_out: Annotated[
+        Path | None, typer.Option(help="Videos: PNG frames into this folder instead of -o.")
+    ] = None,
+    consistency: Annotated[str | None, typer.Option(help="Videos: flow (default) or none.")] = None,
+    blend: Annotated[
+        float | None, typer.Option(help="Videos, flow: weight of the warped previous frame, [0, 1) (0.7).")
+    ] = None,
+    audio: Annotated[bool | None, typer.Option(help="Videos: copy the audio streams (default yes).")] = None,
+    crf: Annotated[
+        int | None, typer.Option(help="Videos: quality, lower is better (H.264 18, VP9 31).")
+    ] = None,
 ) -> None:
-    """Stylize images with an exported model (the bundled default when none is given)."""
+    """Stylize images or a video with an exported model (the bundled default when none is given)."""
     from nst.io import DEFAULT_MAX_PIXELS
-    from nst.runtime.registry import MODEL_SUFFIXES
-    from nst.runtime.stylize_job import StylizeOptions
+    from nst.runtime.stylize_job import StylizeOptions, split_model
     from nst.runtime.stylize_job import stylize as run_stylize
 
+    video: dict[str, object] = {"--frames-out": frames_out, "--consistency": consistency,
+                                "--blend": blend, "--audio": audio, "--crf": crf}  # fmt: skip
     if check_method(method) in PIXEL_METHODS:
-        flags = (("--seed", seed), ("--providers", providers), ("--batch-size", batch_size))
-        given = [flag for flag, value in flags if value is not None]
-        if given:
-            raise InputError(f"{', '.join(given)} apply to models, not --method {method} (torch on the CPU)")
-        if model is not None or any(p.suffix.lower() in MODEL_SUFFIXES for p in paths):
-            raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")
-        if style_weights is not None or mask:
-            raise InputError(f"--style-weights and --mask apply to multi-style models, not --method {method}")
-        from nst.train.pixel import PixelOptions, pixel_stylize
+        _refuse(video, f"--method {method}")
+        pixel = _pixel_options(method, paths, output, model, style, style_image, iters, force, max_pixels,
+                               progress, seed=seed, providers=providers, batch_size=batch_size,
+                               model_options=style_weights is not None or bool(mask))  # fmt: skip
+        from nst.train.pixel import pixel_stylize
 
-        result = pixel_stylize(PixelOptions(method, tuple(paths), output, style=None if style is None else
-                                            Path(style), style_image=style_image, iters=iters, force=force,
-                                            max_pixels=max_pixels, progress=progress))  # fmt: skip
-        typer.echo(result.summary())
+        typer.echo(pixel_stylize(pixel).summary())
         return
     options = StylizeOptions(
-        tuple(paths), output, model=model, providers=providers or "auto",
+        tuple(paths), output or Path(), model=model, providers=providers or "auto",
         batch_size=4 if batch_size is None else batch_size, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         force=force, style=style, style_weights=style_weights, masks=tuple(mask), seed=seed,
         style_image=style_image,
     )  # fmt: skip
+    model_path, inputs = split_model(options.inputs, model)
+    if _is_video(inputs):
+        typer.echo(_stylize_video(options, model_path, inputs[0], output, video, progress))
+        return
+    _refuse(video, "images")
+    if output is None:
+        raise InputError("give the output file or folder: -o OUTPUT")
     with _progress(progress) as on_done:
         stylized = run_stylize(options, on_done=on_done)
     typer.echo(stylized.summary())
+
+
+def _refuse(flags: dict[str, object], what: str) -> None:
+    """Raise if any of ``flags`` (video-only options) was given for ``what``."""
+    given = [flag for flag, value in flags.items() if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} apply to videos, not {what}")
+
+
+def _pixel_options(
+    method: str, paths: list[Path], output: Path | None, model: Path | None, style: str | None,
+    style_image: Path | None, iters: int, force: bool, max_pixels: int | None, progress: bool, *,
+    seed: int | None, providers: str | None, batch_size: int | None, model_options: bool,
+) -> Any:  # fmt: skip
+    """The :class:`~nst.train.pixel.PixelOptions` of ``--method gatys|optimize``, refusing model flags."""
+    from nst.runtime.registry import MODEL_SUFFIXES
+    from nst.train.pixel import PixelOptions
+
+    flags = (("--seed", seed), ("--providers", providers), ("--batch-size", batch_size))
+    given = [flag for flag, value in flags if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} apply to models, not --method {method} (torch on the CPU)")
+    if model is not None or any(p.suffix.lower() in MODEL_SUFFIXES for p in paths):
+        raise InputError(f"--method {method} optimises pixels and takes no model; drop the model/--model")
+    if model_options:
+        raise InputError(f"--style-weights and --mask apply to multi-style models, not --method {method}")
+    if output is None:
+        raise InputError("give the output file or folder: -o OUTPUT")
+    return PixelOptions(method, tuple(paths), output, style=None if style is None else Path(style),
+                        style_image=style_image, iters=iters, force=force, max_pixels=max_pixels,
+                        progress=progress)  # fmt: skip
+
+
+def _is_video(inputs: tuple[Path, ...]) -> bool:
+    """One input that is a video container (probed, not by suffix alone)."""
+    if len(inputs) != 1 or not inputs[0].is_file():
+        return False
+    from nst.runtime.video import is_video
+
+    return is_video(inputs[0])
+
+
+def _stylize_video(
+    options: Any, model: Path | None, source: Path, output: Path | None, flags: dict[str, object],
+    progress: bool,
+) -> str:  # fmt: skip
+    """Run the video job for ``source`` with the image options plus the video-only flags."""
+    from nst.runtime.video import VideoOptions, stylize_video
+
+    given = {k.removeprefix("--").replace("-", "_"): v for k, v in flags.items() if v is not None}
+    video = VideoOptions(
+        source, output, model=model, providers=options.providers, batch_size=options.batch_size,
+        force=options.force, style=options.style, style_weights=options.style_weights, masks=options.masks,
+        seed=options.seed, style_image=options.style_image, **given,
+    )  # fmt: skip
+    with _frame_progress(progress) as on_frame:
+        return stylize_video(video, on_frame).summary()
+
+
+@contextlib.contextmanager
+def _frame_progress(enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """An ``on_frame(done, total)`` callback drawing a tqdm bar (frames/s and ETA)."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int | None) -> None:
+        if not bars:  # drawn from the first frame on, so an early error prints only its line
+            bars.append(tqdm(total=total, disable=not enabled, desc="stylize", unit="frame"))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 @contextlib.contextmanager
