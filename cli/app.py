@@ -8,9 +8,10 @@ stays fast and torch-free.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
@@ -51,6 +52,32 @@ def parse_key_values(items: list[str], what: str) -> dict[str, Any]:
         except ValueError:
             out[key] = value
     return out
+
+
+@contextlib.contextmanager
+def progress_bar(
+    enabled: bool, *, desc: str, unit: str, min_total: int = 1
+) -> Iterator[Callable[[int, int | None], None]]:
+    """An ``on_done(done, total)`` callback for the jobs, drawing a tqdm bar (rate and ETA).
+
+    The bar is made at the first call (so an early error prints only its line) and stays
+    hidden when ``enabled`` is false or ``total`` is below ``min_total``.
+    """
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int | None) -> None:
+        if not bars:
+            hidden = not enabled or (total is not None and total < min_total)
+            bars.append(tqdm(total=total, disable=hidden, desc=desc, unit=unit))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def human_bytes(n: int) -> str:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from nst.cli.app import app, handle_errors
+from nst.cli.app import app, handle_errors, progress_bar
 
 
 @app.command()
@@ -79,29 +77,10 @@ def batch(
         stylize, actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
         threads=threads, resume=resume, ray_address=ray_address,
     )  # fmt: skip
-    with _progress(progress) as on_done:
+    with progress_bar(progress, desc="batch", unit="img", min_total=2) as on_done:
         result = batch_stylize(options, on_done=on_done)
     typer.echo(result.summary())
     for _source, reason in result.skipped:
         typer.echo(f"skipped: {reason}", err=True)
     if result.skipped:
         raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """An ``on_done(done, total)`` callback drawing a tqdm bar (images/s and ETA)."""
-    from tqdm import tqdm
-
-    bars: list[Any] = []
-
-    def update(done: int, total: int) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, disable=not enabled or total < 2, desc="batch", unit="img"))
-        bars[0].update(done - bars[0].n)
-
-    try:
-        yield update
-    finally:
-        for bar in bars:
-            bar.close()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from nst.cli.app import app, handle_errors
+from nst.cli.app import app, handle_errors, progress_bar
 from nst.errors import InputError, did_you_mean
 
 METHODS = ("feedforward", "gatys", "optimize")
@@ -111,7 +109,7 @@ def stylize(
     _refuse(video, "images")
     if output is None:
         raise InputError("give the output file or folder: -o OUTPUT")
-    with _progress(progress) as on_done:
+    with progress_bar(progress, desc="stylize", unit="img", min_total=2) as on_done:
         stylized = run_stylize(options, on_done=on_done)
     typer.echo(stylized.summary())
 
@@ -169,43 +167,5 @@ def _stylize_video(
         force=options.force, style=options.style, style_weights=options.style_weights, masks=options.masks,
         seed=options.seed, style_image=options.style_image, **given,
     )  # fmt: skip
-    with _frame_progress(progress) as on_frame:
+    with progress_bar(progress, desc="stylize", unit="frame") as on_frame:
         return stylize_video(video, on_frame).summary()
-
-
-@contextlib.contextmanager
-def _frame_progress(enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
-    """An ``on_frame(done, total)`` callback drawing a tqdm bar (frames/s and ETA)."""
-    from tqdm import tqdm
-
-    bars: list[Any] = []
-
-    def update(done: int, total: int | None) -> None:
-        if not bars:  # drawn from the first frame on, so an early error prints only its line
-            bars.append(tqdm(total=total, disable=not enabled, desc="stylize", unit="frame"))
-        bars[0].update(done - bars[0].n)
-
-    try:
-        yield update
-    finally:
-        for bar in bars:
-            bar.close()
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """An ``on_done(done, total)`` callback drawing a tqdm bar for two or more images."""
-    from tqdm import tqdm
-
-    bars: list[Any] = []
-
-    def update(done: int, total: int) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, disable=not enabled or total < 2, desc="stylize", unit="img"))
-        bars[0].update(1)
-
-    try:
-        yield update
-    finally:
-        for bar in bars:
-            bar.close()
