@@ -50,11 +50,27 @@ def train(
     add_style: Annotated[
         list[Path], typer.Option(help="New style image for --from (repeatable); other options as usual.")
     ] = [],  # noqa: B006
+    nproc: Annotated[
+        int,
+        typer.Option(help="Local training processes (torch elastic launcher; gloo on CPU, NCCL on CUDA)."),
+    ] = 1,
+    nnodes: Annotated[str, typer.Option(help="Nodes of a multi-node job (torchrun's --nnodes).")] = "1",
+    rdzv_endpoint: Annotated[
+        str | None, typer.Option(help="HOST:PORT every node meets at (multi-node; torchrun's).")
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Shards of the global batch (batch-size x shards images); default: processes."),
+    ] = None,
+    dist_timeout: Annotated[
+        float, typer.Option(help="Seconds a rank waits for the others before failing.")
+    ] = 300.0,
 ) -> None:
-    """Train a feed-forward style network."""
+    """Train a feed-forward style network (``--nproc N``: on N processes, see docs/TRAINING_DDP.md)."""
     from nst.errors import InputError, require
 
     require("torch", "train")
+    from nst.train import distributed
     from nst.train.config import TrainConfig
     from nst.train.loop import train as run_training
 
@@ -68,14 +84,38 @@ def train(
         image_size=image_size, style_size=style_size, lr=lr, content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, seed=seed, sample_every=sample_every,
         checkpoint_every=checkpoint_every, device=device, vgg_weights=vgg_weights,
+        batch_shards=shards or _world_size(nproc, nnodes),
     )  # fmt: skip
     if from_checkpoint is not None:
         from nst.train.tasks_multistyle import add_style_config
 
         config = add_style_config(from_checkpoint, tuple(str(s) for s in add_style), config)
-    result = run_training(config, out, resume=resume, force=force, progress=progress)
+    if nproc > 1 or nnodes != "1":  # this process only launches the ranks
+        launcher = distributed.launcher_args(nproc, nnodes, rdzv_endpoint)
+        distributed.launch(launcher, distributed.run_payload(config, out, resume, force, dist_timeout))
+        typer.echo(f"trained {config.family} on {nnodes} x {nproc} processes -> {out / 'checkpoint.pt'}")
+        return
+    ctx = distributed.context_from_env(dist_timeout)  # set when torchrun started this process
+    result = run_training(config, out, resume=resume, force=force, progress=progress, dist_ctx=ctx)
+    if ctx is not None and not ctx.is_main:
+        return
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.final_losses.items())
     typer.echo(
         f"trained {config.family} for {result.steps} steps in {result.seconds:.1f}s "
         f"-> {result.checkpoint} ({losses})"
     )
+
+
+def _world_size(nproc: int, nnodes: str) -> int:
+    """Processes in the job: torchrun's ``WORLD_SIZE`` inside a rank, else ``nnodes x nproc``."""
+    import os
+
+    from nst.errors import InputError
+
+    if "WORLD_SIZE" in os.environ:
+        return int(os.environ["WORLD_SIZE"])
+    if not nnodes.isdigit():
+        raise InputError(
+            f"--nnodes must be a number of nodes (elastic ranges are not supported), got {nnodes!r}"
+        )
+    return int(nnodes) * nproc

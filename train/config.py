@@ -23,6 +23,7 @@ class TrainConfig:
     styles: tuple[str, ...] = ()
     model: dict[str, Any] = field(default_factory=dict)
     steps: int = 2000
+    #: content crops per shard; one step's global batch is ``batch_size * batch_shards``
     batch_size: int = 4
     image_size: int = 256
     style_size: int = 512
@@ -41,10 +42,13 @@ class TrainConfig:
     vgg_weights: str | None = None
     #: multi-style families: start from this checkpoint and train only the styles it lacks
     init_from: str | None = None
+    #: shards of the global batch, each a separate loss, gradients averaged; W processes take
+    #: batch_shards / W each (see nst.train.distributed). 1 = the whole batch is one loss.
+    batch_shards: int = 1
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "image_size", "style_size", "log_every",
-                    "sample_every", "checkpoint_every")  # fmt: skip
+                    "sample_every", "checkpoint_every", "batch_shards")  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
