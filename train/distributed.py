@@ -223,8 +223,11 @@ def launch(launcher: list[str], run: dict[str, Any]) -> None:
     try:
         elastic_run(parse_args(argv))
     except ChildFailedError as exc:
-        failed = ", ".join(f"rank {r} (exit code {f.exitcode})" for r, f in sorted(exc.failures.items()))
-        raise NstError(f"distributed training failed: {failed}; see the ranks' messages above") from exc
+        rank, first = exc.get_first_failure()
+        raise NstError(
+            f"distributed training failed: rank {rank} exited first (code {first.exitcode}) and the "
+            f"launcher stopped the other ranks; see rank {rank}'s messages above"
+        ) from exc
 
 
 def worker_main(payload: str) -> None:

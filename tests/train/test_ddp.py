@@ -79,6 +79,19 @@ def test_killed_rank_fails_fast_with_a_message(tmp_path: Path, content_dir: Path
     assert time.monotonic() - start < 110
 
 
+@pytest.mark.slow
+def test_cli_launcher_names_the_rank_that_died(tmp_path: Path, content_dir: Path, style_image: Path,
+                                               vgg_weights: Path) -> None:  # fmt: skip
+    args = [sys.executable, "-m", "nst.cli.main", "train", "-c", str(content_dir), "-s", str(style_image),
+            "-o", str(tmp_path / "run"), "-m", "base_channels=4", "-m", "num_residual=1", "--steps", "2",
+            "--batch-size", "1", "--image-size", "32", "--style-size", "48", "--device", "cpu",
+            "--vgg-weights", str(vgg_weights), "--no-progress", "--nproc", "2"]  # fmt: skip
+    env = {**os.environ, "NST_TEST_DDP_EXIT": "1,1"}
+    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "error: distributed training failed: rank 1 exited first (code 3)" in done.stderr, done.stderr
+
+
 def test_world_size_must_divide_the_shards(content_dir: Path, style_image: Path, vgg_weights: Path) -> None:
     cfg = tiny_train_config(content_dir, style_image, vgg_weights, batch_shards=3)
     with pytest.raises(InputError, match="2 processes cannot split it"):
