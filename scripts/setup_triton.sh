@@ -18,6 +18,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEST=${1:-$ROOT/build/triton}
+mkdir -p "$DEST" && DEST=$(cd "$DEST" && pwd)  # absolute: env.json paths are used from other folders
 PYTHON=${TRITON_PYTHON:-python3}
 PYTRITON_VERSION=0.7.0
 NUMPY_SPEC='numpy>=1.24,<2'
@@ -39,7 +40,7 @@ esac
 ORT_VERSION=$("$ROOT/.venv/bin/python" -c 'import onnxruntime; print(onnxruntime.__version__)' 2>/dev/null || true)
 ORT_SPEC=${ORT_VERSION:+onnxruntime==$ORT_VERSION}
 ORT_SPEC=${ORT_SPEC:-onnxruntime>=1.17}
-STAMP="2 nvidia-pytriton==$PYTRITON_VERSION $NUMPY_SPEC $ORT_SPEC $PILLOW_SPEC $PY_EXE $PY_VER"
+STAMP="3 nvidia-pytriton==$PYTRITON_VERSION $NUMPY_SPEC $ORT_SPEC $PILLOW_SPEC $PY_EXE $PY_VER"
 
 if [[ -f $DEST/.ready && $(cat "$DEST/.ready") == "$STAMP" && -f $DEST/env.json ]]; then
     echo "triton: up to date in $DEST ($STAMP)"
