@@ -68,6 +68,12 @@ def stylize(
             help="Style-swap models and --method optimize: the style image (short side resized to 256)."
         ),
     ] = None,
+    strength: Annotated[
+        float | None, typer.Option(help="Images: blend with the photo, 0..1 (default 1: the net's output).")
+    ] = None,
+    preserve_color: Annotated[
+        bool, typer.Option("--preserve-color", help="Images: keep the photo's colours (stylized luma).")
+    ] = False,
     frames_out: Annotated[
         Path | None, typer.Option(help="Videos: PNG frames into this folder instead of -o.")
     ] = None,
@@ -87,8 +93,10 @@ def stylize(
 
     video: dict[str, object] = {"--frames-out": frames_out, "--consistency": consistency,
                                 "--blend": blend, "--audio": audio, "--crf": crf}  # fmt: skip
+    image_only: dict[str, object] = {"--strength": strength, "--preserve-color": preserve_color or None}
     if check_method(method) in PIXEL_METHODS:
         _refuse(video, f"--method {method}")
+        _refuse(image_only, f"--method {method}", kind="models")
         pixel = _pixel_options(method, paths, output, model, style, style_image, iters, force, max_pixels,
                                progress, seed=seed, providers=providers, batch_size=batch_size,
                                model_options=style_weights is not None or bool(mask))  # fmt: skip
@@ -100,10 +108,12 @@ def stylize(
         tuple(paths), output or Path(), model=model, providers=providers or "auto",
         batch_size=4 if batch_size is None else batch_size, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         force=force, style=style, style_weights=style_weights, masks=tuple(mask), seed=seed,
-        style_image=style_image,
+        style_image=style_image, strength=1.0 if strength is None else strength,
+        preserve_color=preserve_color,
     )  # fmt: skip
     model_path, inputs = split_model(options.inputs, model)
     if _is_video(inputs):
+        _refuse(image_only, "videos", kind="images")
         typer.echo(_stylize_video(options, model_path, inputs[0], output, video, progress))
         return
     _refuse(video, "images")
@@ -114,11 +124,11 @@ def stylize(
     typer.echo(stylized.summary())
 
 
-def _refuse(flags: dict[str, object], what: str) -> None:
-    """Raise if any of ``flags`` (video-only options) was given for ``what``."""
+def _refuse(flags: dict[str, object], what: str, *, kind: str = "videos") -> None:
+    """Raise if any of ``flags`` (options only ``kind`` take) was given for ``what``."""
     given = [flag for flag, value in flags.items() if value is not None]
     if given:
-        raise InputError(f"{', '.join(given)} apply to videos, not {what}")
+        raise InputError(f"{', '.join(given)} apply to {kind}, not {what}")
 
 
 def _pixel_options(

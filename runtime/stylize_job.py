@@ -42,6 +42,8 @@ class StylizeOptions:
         masks: StyleBank: a label image, or one grayscale mask file per style.
         seed: texture_style models: the noise seed.
         style_image: Style-swap models: the style image.
+        strength: Blend of the result with the photo, in [0, 1] (1: the net's output).
+        preserve_color: Keep the photo's colours (the result's luma, the photo's chroma).
     """
 
     inputs: tuple[Path, ...]
@@ -56,6 +58,8 @@ class StylizeOptions:
     masks: tuple[Path, ...] = ()
     seed: int | None = None
     style_image: Path | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
     try:
         extra = choice_inputs(runner, options)
         stylizer = Stylizer(runner, batch_size=options.batch_size, max_pixels=options.max_pixels,
-                            seed=options.seed, **extra)  # fmt: skip
+                            seed=options.seed, strength=options.strength,
+                            preserve_color=options.preserve_color, **extra)  # fmt: skip
         done = [0]
 
         def count(_job: Job) -> None:

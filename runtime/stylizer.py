@@ -36,6 +36,7 @@ from nst.io import (
 )
 from nst.jobs import Job, plan_outputs
 from nst.runtime.base import Runner
+from nst.runtime.controls import Controls
 from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
 
@@ -62,14 +63,18 @@ class Stylizer:
             batch's (N, H, W); arrays without the leading batch axis repeat over the batch.
         seed: Texture stylization models: the seed of their noise inputs (default 0); an
             error for models without noise.
+        strength: Blend of the result with the photo, in [0, 1] (1: the net's output).
+        preserve_color: Keep the photo's colours (the result's luma, the photo's chroma).
     """
 
     def __init__(
         self, model: str | Path | Runner | None = None, *, providers: str | Sequence[str] = "auto",
         batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS, style: int | str | None = None,
         style_weights: Sequence[float] | np.ndarray | None = None, masks: np.ndarray | None = None,
-        inputs: Mapping[str, ExtraInput] | None = None, seed: int | None = None,
+        inputs: Mapping[str, ExtraInput] | None = None, seed: int | None = None, strength: float = 1.0,
+        preserve_color: bool = False,
     ) -> None:  # fmt: skip
+        self.controls = Controls(strength, preserve_color)
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         if isinstance(model, Runner):
@@ -158,7 +163,8 @@ class Stylizer:
             batch = np.stack([images[i].rgb.transpose(2, 0, 1) for i in indices]).astype(np.float32)
             out = self.stylize_batch(batch) if extra is None else self.stylize_batch(batch, extra)
             for i, result in zip(indices, out, strict=True):
-                results[i] = np.ascontiguousarray(result.transpose(1, 2, 0))
+                rgb = np.ascontiguousarray(result.transpose(1, 2, 0))
+                results[i] = self.controls.apply(images[i].rgb, rgb) if self.controls.active else rgb
         return [r for r in results if r is not None]
 
     def stylize_file(self, source: str | Path, target: str | Path, *, force: bool = False) -> Path:

@@ -1,0 +1,55 @@
+"""``--strength`` and ``--preserve-color``: blend with the photo, keep its colours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from nst.cli.main import app
+from nst.errors import InputError
+from nst.runtime.controls import Controls, keep_colors
+from nst.runtime.stylizer import Stylizer
+
+RNG = np.random.default_rng(0)
+
+
+def test_strength_blends_linearly_and_is_checked() -> None:
+    photo, styl = RNG.random((5, 7, 3), dtype=np.float32), RNG.random((5, 7, 3), dtype=np.float32)
+    np.testing.assert_allclose(Controls(0.25).apply(photo, styl), 0.25 * styl + 0.75 * photo, atol=1e-6)
+    np.testing.assert_allclose(Controls(0.0).apply(photo, styl), photo, atol=1e-6)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match=r"--strength must be in \[0, 1\]"):
+            Controls(bad)
+    with pytest.raises(InputError, match="need an output the size of the input"):
+        Controls(0.5).apply(photo, np.zeros((10, 14, 3), np.float32))  # super-resolution
+
+
+def test_preserve_color_keeps_chroma_and_takes_luma() -> None:
+    photo = np.full((4, 4, 3), (0.8, 0.2, 0.1), np.float32)  # a saturated red-orange
+    gray = np.full((4, 4, 3), 0.5, np.float32)  # a colourless stylized image
+    out = keep_colors(photo, gray)
+    y = out @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(y, 0.5, atol=2e-3)  # the stylized luma
+    assert out[0, 0, 0] > out[0, 0, 1] > out[0, 0, 2]  # the photo's hue order
+    np.testing.assert_allclose(keep_colors(photo, photo), photo, atol=1e-5)
+
+
+def test_stylizer_and_cli_apply_the_controls(tmp_path: Path) -> None:
+    photo = RNG.random((33, 29, 3), dtype=np.float32)
+    with Stylizer() as plain, Stylizer(strength=0.0) as none, Stylizer(preserve_color=True) as kept:
+        full = plain.stylize_array(photo)
+        np.testing.assert_allclose(none.stylize_array(photo), photo, atol=1e-6)
+        np.testing.assert_allclose(kept.stylize_array(photo), keep_colors(photo, full), atol=1e-5)
+    src = tmp_path / "p.png"
+    Image.fromarray((photo * 255).astype(np.uint8)).save(src)
+    cli = CliRunner()
+    result = cli.invoke(app, ["stylize", str(src), "-o", str(tmp_path / "o.png"), "--strength", "0"])
+    assert result.exit_code == 0, result.output
+    out = np.asarray(Image.open(tmp_path / "o.png"), np.int16)
+    assert np.abs(out - np.asarray(Image.open(src), np.int16)).max() <= 1
+    bad = cli.invoke(app, ["stylize", str(src), "-o", str(tmp_path / "x.png"), "--strength", "2"])
+    assert bad.exit_code == 1 and "--strength must be in [0, 1], got 2.0" in bad.output
