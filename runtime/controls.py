@@ -36,7 +36,7 @@ class Controls:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.strength) or not 0.0 <= self.strength <= 1.0:
-            raise InputError(f"--strength must be in [0, 1], got {self.strength}")
+            raise InputError(f"strength must be in [0, 1], got {self.strength}")
 
     @property
     def active(self) -> bool:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from nst.errors import InputError, did_you_mean
 from nst.serve.errors import UnsupportedMediaError
 
-OPTION_NAMES = ("model", "style", "style_weights", "seed")
+OPTION_NAMES = ("model", "style", "style_weights", "seed", "strength", "preserve_color")
 FILE_NAMES = ("image", "style_image")
 
 

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from nst.contract.spec import TensorSpec
 from nst.errors import InputError, did_you_mean
 from nst.runtime.base import Runner
+from nst.runtime.controls import Controls
 from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import parse_weights
 from nst.serve.batcher import Job, ModelWorker, infer_batch
@@ -194,13 +195,16 @@ class StyleService:
         fmt = negotiate(request.accept)
         served.worker.check_room()  # a full queue answers 503 before any decoding
         choice = await run_in_threadpool(self._choose, served, request)
+        controls = _controls(request.options)
         image = await run_in_threadpool(decode_image, request.image, field="image",
                                         max_pixels=self.options.max_pixels)  # fmt: skip
         height, width = image.rgb.shape[:2]
         served.runner.spec.check_image_size(height, width)
         chw = np.ascontiguousarray(image.rgb.transpose(2, 0, 1))
-        out = await self._infer(served, chw, choice, deadline)
-        body = await run_in_threadpool(encode_image, out.transpose(1, 2, 0), image.alpha, fmt)
+        out = (await self._infer(served, chw, choice, deadline)).transpose(1, 2, 0)
+        if controls.active:
+            out = controls.apply(image.rgb, np.ascontiguousarray(out))
+        body = await run_in_threadpool(encode_image, out, image.alpha, fmt)
         return StylizeResult(body, MEDIA_TYPES[fmt], served.name, width, height)
 
     def _choose(self, served: ServedModel, request: StylizeRequest) -> Choice:
@@ -254,6 +258,18 @@ def _weights(text: str) -> np.ndarray:
         return parse_weights(text)
     except InputError:
         raise InputError(f"style_weights expects comma-separated numbers (0.3,0.7), got {text!r}") from None
+
+
+def _controls(opts: Mapping[str, str]) -> Controls:
+    """``strength`` (0..1) and ``preserve_color`` (true/false) of a request, checked."""
+    text, keep = opts.get("strength"), (opts.get("preserve_color") or "false").strip().lower()
+    try:
+        strength = 1.0 if text in (None, "") else float(text)
+    except ValueError:
+        raise InputError(f"strength must be a number in [0, 1], got {text!r}") from None
+    if keep not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise InputError(f"preserve_color must be true or false, got {keep!r}")
+    return Controls(strength, keep in ("true", "1", "yes", "on"))
 
 
 def _seed(text: str | None) -> int | None:

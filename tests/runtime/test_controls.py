@@ -22,7 +22,7 @@ def test_strength_blends_linearly_and_is_checked() -> None:
     np.testing.assert_allclose(Controls(0.25).apply(photo, styl), 0.25 * styl + 0.75 * photo, atol=1e-6)
     np.testing.assert_allclose(Controls(0.0).apply(photo, styl), photo, atol=1e-6)
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(InputError, match=r"--strength must be in \[0, 1\]"):
+        with pytest.raises(InputError, match=r"strength must be in \[0, 1\]"):
             Controls(bad)
     with pytest.raises(InputError, match="need an output the size of the input"):
         Controls(0.5).apply(photo, np.zeros((10, 14, 3), np.float32))  # super-resolution
@@ -52,4 +52,4 @@ def test_stylizer_and_cli_apply_the_controls(tmp_path: Path) -> None:
     out = np.asarray(Image.open(tmp_path / "o.png"), np.int16)
     assert np.abs(out - np.asarray(Image.open(src), np.int16)).max() <= 1
     bad = cli.invoke(app, ["stylize", str(src), "-o", str(tmp_path / "x.png"), "--strength", "2"])
-    assert bad.exit_code == 1 and "--strength must be in [0, 1], got 2.0" in bad.output
+    assert bad.exit_code == 1 and "strength must be in [0, 1], got 2.0" in bad.output

@@ -184,3 +184,19 @@ def test_web_page_and_its_files(client: httpx.Client) -> None:
     assert 'id="photo"' in page.text and "/static/app.js" in page.text
     for path in ("/static/app.js", "/static/style.css"):
         assert client.get(path).status_code == 200
+
+
+def test_strength_and_preserve_color(client: httpx.Client) -> None:
+    photo = encoded(24, 20)
+    files = {"image": ("p.png", photo, "image/png")}
+    r = client.post("/v1/stylize", params={"strength": "0"}, files=files)
+    assert r.status_code == 200, r.text
+    same = np.asarray(decoded(r.content), np.int16) - np.asarray(decoded(photo), np.int16)
+    assert np.abs(same).max() <= 1  # strength 0: the photo itself
+    r = client.post("/v1/stylize", params={"preserve_color": "true", "strength": "0.5"}, files=files)
+    assert r.status_code == 200 and decoded(r.content).size == (24, 20)
+    bad = (({"strength": "2"}, r"strength must be in \[0, 1\]"), ({"strength": "x"}, "must be a number"),
+           ({"preserve_color": "maybe"}, "preserve_color must be true or false"))  # fmt: skip
+    for params, message in bad:
+        r = client.post("/v1/stylize", params=params, files=files)
+        assert r.status_code == 400 and re.search(message, r.json()["error"]), r.text
