@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +71,10 @@ def stylize(
             help="Style-swap models and --method optimize: the style image (short side resized to 256)."
         ),
     ] = None,
+    output_format: Annotated[
+        str | None, typer.Option(help="Images: png (default), jpg, webp, tiff or bmp (folders and -o -).")
+    ] = None,
+    quality: Annotated[int, typer.Option(help="Images: JPEG/WebP quality, 1-100.")] = 95,
     strength: Annotated[
         float | None, typer.Option(help="Images: blend with the photo, 0..1 (default 1: the net's output).")
     ] = None,
@@ -109,7 +116,7 @@ def stylize(
         batch_size=4 if batch_size is None else batch_size, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         force=force, style=style, style_weights=style_weights, masks=tuple(mask), seed=seed,
         style_image=style_image, strength=1.0 if strength is None else strength,
-        preserve_color=preserve_color,
+        preserve_color=preserve_color, output_format=output_format, quality=quality,
     )  # fmt: skip
     model_path, inputs = split_model(options.inputs, model)
     if _is_video(inputs):
@@ -118,10 +125,36 @@ def stylize(
         return
     _refuse(video, "images")
     if output is None:
-        raise InputError("give the output file or folder: -o OUTPUT")
-    with progress_bar(progress, desc="stylize", unit="img", min_total=2) as on_done:
-        stylized = run_stylize(options, on_done=on_done)
-    typer.echo(stylized.summary())
+        raise InputError("give the output file or folder: -o OUTPUT (or -o - for stdout)")
+    with tempfile.TemporaryDirectory(prefix="nst-stdio-") as tmp:
+        options, to_stdout = _stdio(options, Path(tmp))
+        with progress_bar(progress and not to_stdout, desc="stylize", unit="img", min_total=2) as on_done:
+            stylized = run_stylize(options, on_done=on_done)
+        if to_stdout:
+            sys.stdout.buffer.write(stylized.written[0].read_bytes())
+            sys.stdout.buffer.flush()
+            stylized = dataclasses.replace(stylized, written=[Path("stdout")])
+    typer.echo(stylized.summary(), err=to_stdout)
+
+
+def _stdio(options: Any, tmp: Path) -> tuple[Any, bool]:
+    """``-`` as the input (stdin) or the output (stdout), through files in ``tmp``."""
+    from nst.jobs import output_suffix
+
+    inputs = list(options.inputs)
+    if Path("-") in inputs:
+        if len([p for p in inputs if p.suffix.lower() not in (".onnx", ".plan", ".engine")]) != 1:
+            raise InputError("- (stdin) must be the only input image")
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise InputError(
+                "stdin is empty: pipe an image in, e.g. cat photo.jpg | nst stylize - -o out.png"
+            )
+        (tmp / "stdin").write_bytes(data)
+        inputs[inputs.index(Path("-"))] = tmp / "stdin"
+    to_stdout = options.output == Path("-")
+    output = tmp / f"stdout{output_suffix(options.output_format)}" if to_stdout else options.output
+    return dataclasses.replace(options, inputs=tuple(inputs), output=output), to_stdout
 
 
 def _refuse(flags: dict[str, object], what: str, *, kind: str = "videos") -> None:

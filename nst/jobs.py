@@ -27,26 +27,32 @@ class Job:
     target: Path
 
 
-def plan_outputs(inputs: Sequence[str | Path], output: str | Path, *, force: bool = False) -> list[Job]:
+def plan_outputs(
+    inputs: Sequence[str | Path], output: str | Path, *, force: bool = False, output_format: str | None = None
+) -> list[Job]:
     """Map inputs (files or folders) to output files, checking every target before any work.
 
     One input file with an image-suffixed ``output`` writes that file; otherwise ``output`` is
-    a folder receiving ``<stem>.png`` per input.
+    a folder receiving ``<stem>.png`` (or ``<stem>.<output_format>``) per input.
 
     Raises:
         InputImageError: Missing inputs or empty folders.
         OutputExistsError: A target exists and ``force`` is false (nothing is written).
         InputError: Two inputs would write the same output file.
     """
+    suffix = output_suffix(output_format)
     files = list_images(inputs)
     out = Path(output)
     single = len(files) == 1 and not any(Path(p).is_dir() for p in inputs)
+    given = {".jpeg": ".jpg", ".tiff": ".tif"}.get(out.suffix.lower(), out.suffix.lower())
+    if output_format is not None and given in IMAGE_SUFFIXES and given != suffix:
+        raise InputError(f"-o {out} contradicts --output-format {output_format}; drop one")
     if single and out.suffix.lower() in IMAGE_SUFFIXES:
         jobs = [Job(files[0], out)]
     elif out.suffix.lower() in IMAGE_SUFFIXES:
         raise InputError(f"{len(files)} input images need an output folder, not the file {out}")
     else:
-        jobs = [Job(f, out / f"{f.stem}.png") for f in files]
+        jobs = [Job(f, out / f"{f.stem}{suffix}") for f in files]
     seen: dict[Path, Path] = {}
     for job in jobs:
         if job.target in seen:
@@ -54,6 +60,30 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path, *, force: boo
         seen[job.target] = job.source
         check_writable(job.target, force=force)
     return jobs
+
+
+OUTPUT_FORMATS = {
+    "png": ".png",
+    "jpg": ".jpg",
+    "jpeg": ".jpg",
+    "webp": ".webp",
+    "tiff": ".tif",
+    "bmp": ".bmp",
+}
+
+
+def output_suffix(output_format: str | None) -> str:
+    """``"jpg"`` -> ``".jpg"`` (None: ``".png"``).
+
+    Raises:
+        InputError: Not one of :data:`OUTPUT_FORMATS`.
+    """
+    if output_format is None:
+        return ".png"
+    key = output_format.lower().lstrip(".")
+    if key not in OUTPUT_FORMATS:
+        raise InputError(f"unknown --output-format {output_format!r}; choose png, jpg, webp, tiff or bmp")
+    return OUTPUT_FORMATS[key]
 
 
 def resize_short_side(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -44,6 +44,9 @@ class StylizeOptions:
         style_image: Style-swap models: the style image.
         strength: Blend of the result with the photo, in [0, 1] (1: the net's output).
         preserve_color: Keep the photo's colours (the result's luma, the photo's chroma).
+        output_format: ``png`` (default), ``jpg``, ``webp``, ``tiff`` or ``bmp`` for folder outputs
+            (a file output's suffix must agree).
+        quality: JPEG/WebP quality, 1-100.
     """
 
     inputs: tuple[Path, ...]
@@ -60,6 +63,8 @@ class StylizeOptions:
     style_image: Path | None = None
     strength: float = 1.0
     preserve_color: bool = False
+    output_format: str | None = None
+    quality: int = 95
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
         ModelError, InputImageError: From the model or the images.
     """
     model, inputs = split_model(options.inputs, options.model)
-    jobs = plan_outputs(inputs, options.output, force=options.force)
+    jobs = plan_outputs(inputs, options.output, force=options.force, output_format=options.output_format)
     start = time.perf_counter()
     runner = open_runner(model or default_model_path(), providers=options.providers)
     try:
@@ -124,7 +129,7 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
             if on_done is not None:
                 on_done(done[0], len(jobs))
 
-        written = stylizer.run_jobs(jobs, force=options.force, on_done=count)
+        written = stylizer.run_jobs(jobs, force=options.force, on_done=count, quality=options.quality)
         name, label = Path(runner.path or "model").name, runner.label
     finally:
         runner.close()

@@ -173,15 +173,16 @@ class Stylizer:
         return self.run_jobs([job], force=force)[0]
 
     def run_jobs(
-        self, jobs: Sequence[Job], *, force: bool = False, on_done: Callable[[Job], None] | None = None
-    ) -> list[Path]:
-        """Run planned jobs, ``batch_size`` files in memory at a time."""
+        self, jobs: Sequence[Job], *, force: bool = False, on_done: Callable[[Job], None] | None = None,
+        quality: int = 95,
+    ) -> list[Path]:  # fmt: skip
+        """Run planned jobs, ``batch_size`` files in memory at a time (``quality``: JPEG/WebP)."""
         written = []
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start : start + self.batch_size]
             images = [read_image(j.source, max_pixels=self.max_pixels) for j in chunk]
             for job, image, rgb in zip(chunk, images, self.stylize_images(images), strict=True):
-                written.append(write_image(job.target, rgb, alpha=image.alpha, force=force))
+                written.append(write_image(job.target, rgb, alpha=image.alpha, force=force, quality=quality))
                 if on_done is not None:
                     on_done(job)
         return written
