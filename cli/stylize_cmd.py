@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -75,6 +76,9 @@ def stylize(
         str | None, typer.Option(help="Images: png (default), jpg, webp, tiff or bmp (folders and -o -).")
     ] = None,
     quality: Annotated[int, typer.Option(help="Images: JPEG/WebP quality, 1-100.")] = 95,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Images: print one JSON object per result.")
+    ] = False,
     strength: Annotated[
         float | None, typer.Option(help="Images: blend with the photo, 0..1 (default 1: the net's output).")
     ] = None,
@@ -100,7 +104,8 @@ def stylize(
 
     video: dict[str, object] = {"--frames-out": frames_out, "--consistency": consistency,
                                 "--blend": blend, "--audio": audio, "--crf": crf}  # fmt: skip
-    image_only: dict[str, object] = {"--strength": strength, "--preserve-color": preserve_color or None}
+    image_only: dict[str, object] = {"--strength": strength, "--preserve-color": preserve_color or None,
+                                     "--json": as_json or None}  # fmt: skip
     if check_method(method) in PIXEL_METHODS:
         _refuse(video, f"--method {method}")
         _refuse(image_only, f"--method {method}", kind="models")
@@ -134,6 +139,11 @@ def stylize(
             sys.stdout.buffer.write(stylized.written[0].read_bytes())
             sys.stdout.buffer.flush()
             stylized = dataclasses.replace(stylized, written=[Path("stdout")])
+    if as_json:
+        for path in stylized.written:
+            record = {"output": str(path), "model": stylized.model, "backend": stylized.backend}
+            typer.echo(json.dumps({**record, "seconds": round(stylized.seconds, 3)}), err=to_stdout)
+        return
     typer.echo(stylized.summary(), err=to_stdout)
 
 

@@ -49,3 +49,17 @@ def test_output_format_names_folder_outputs_and_must_agree_with_a_file(tmp_path:
     )
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "o" / "sample_chelsea.webp").format == "WEBP"
+
+
+def test_stylize_json_prints_one_object_per_result(tmp_path: Path) -> None:
+    import json
+
+    second = tmp_path / "b.jpg"
+    second.write_bytes(PHOTO.read_bytes())
+    result = CliRunner().invoke(
+        app, ["stylize", str(PHOTO), str(second), "-o", str(tmp_path / "o"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(Path(r["output"]).name for r in records) == ["b.png", "sample_chelsea.png"]
+    assert all(r["model"] == "default_model.onnx" and r["seconds"] >= 0 for r in records)
