@@ -3,6 +3,7 @@
 from nst.cli import (
     batch_cmd,
     bench_cmd,
+    bench_train_cmd,
     build_engine_cmd,
     calibrate_cmd,
     eval_cmd,
@@ -22,6 +23,7 @@ __all__ = [
     "app",
     "batch_cmd",
     "bench_cmd",
+    "bench_train_cmd",
     "build_engine_cmd",
     "calibrate_cmd",
     "eval_cmd",
