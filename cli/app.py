@@ -12,13 +12,27 @@ import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from nst.errors import InputError, NstError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The model options ``nst stylize`` and ``nst batch`` share (one declaration, one help text).
+StyleOption = Annotated[str | None, typer.Option("--style", help="Multi-style models: style index or name.")]
+StyleWeightsOption = Annotated[
+    str | None, typer.Option(help="Multi-style models: convex mix, e.g. 0.3,0.7 (sums to 1).")
+]
+MaskOption = Annotated[
+    list[Path],
+    typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
+]
+SeedOption = Annotated[
+    int | None, typer.Option(help="texture_style models: seed of the noise inputs (default 0).")
+]
 
 app = typer.Typer(
     name="nst", help="Fast neural style transfer: train, export, stylize, inspect, benchmark.",

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from nst.cli.app import app, handle_errors, progress_bar
+from nst.cli.app import (
+    MaskOption,
+    SeedOption,
+    StyleOption,
+    StyleWeightsOption,
+    app,
+    handle_errors,
+    progress_bar,
+)
 
 
 @app.command()
@@ -44,17 +52,10 @@ def batch(
         bool, typer.Option(help="Skip inputs whose output exists (finish a stopped job).")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    style: Annotated[str | None, typer.Option(help="Multi-style models: style index or name.")] = None,
-    style_weights: Annotated[
-        str | None, typer.Option(help="Multi-style models: convex mix, e.g. 0.3,0.7 (sums to 1).")
-    ] = None,
-    mask: Annotated[
-        list[Path],
-        typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
-    ] = [],  # noqa: B006
-    seed: Annotated[
-        int | None, typer.Option(help="texture_style models: seed of the noise inputs (default 0).")
-    ] = None,
+    style: StyleOption = None,
+    style_weights: StyleWeightsOption = None,
+    mask: MaskOption = [],  # noqa: B006
+    seed: SeedOption = None,
     style_image: Annotated[
         Path | None, typer.Option(help="Style-swap models: the style image (short side resized to 256).")
     ] = None,

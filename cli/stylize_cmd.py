@@ -11,7 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
-from nst.cli.app import app, handle_errors, progress_bar
+from nst.cli.app import (
+    MaskOption,
+    SeedOption,
+    StyleOption,
+    StyleWeightsOption,
+    app,
+    handle_errors,
+    progress_bar,
+)
 from nst.errors import InputError, did_you_mean
 
 METHODS = ("feedforward", "gatys", "optimize")
@@ -45,16 +53,9 @@ def stylize(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    style: Annotated[
-        str | None, typer.Option("--style", help="Multi-style models: style index or name.")
-    ] = None,
-    style_weights: Annotated[
-        str | None, typer.Option(help="Multi-style models: convex mix, e.g. 0.3,0.7 (sums to 1).")
-    ] = None,
-    mask: Annotated[
-        list[Path],
-        typer.Option(help="StyleBank regions: a label image (flat colours) or a grayscale file per style."),
-    ] = [],  # noqa: B006
+    style: StyleOption = None,
+    style_weights: StyleWeightsOption = None,
+    mask: MaskOption = [],  # noqa: B006
     method: Annotated[
         str,
         typer.Option(
@@ -63,9 +64,7 @@ def stylize(
         ),
     ] = "feedforward",
     iters: Annotated[int, typer.Option(help="--method gatys/optimize: L-BFGS iterations.")] = 300,
-    seed: Annotated[
-        int | None, typer.Option(help="texture_style models: seed of the noise inputs (default 0).")
-    ] = None,
+    seed: SeedOption = None,
     style_image: Annotated[
         Path | None,
         typer.Option(
@@ -150,10 +149,11 @@ def stylize(
 def _stdio(options: Any, tmp: Path) -> tuple[Any, bool]:
     """``-`` as the input (stdin) or the output (stdout), through files in ``tmp``."""
     from nst.jobs import output_suffix
+    from nst.runtime.registry import MODEL_SUFFIXES
 
     inputs = list(options.inputs)
     if Path("-") in inputs:
-        if len([p for p in inputs if p.suffix.lower() not in (".onnx", ".plan", ".engine")]) != 1:
+        if len([p for p in inputs if p.suffix.lower() not in MODEL_SUFFIXES]) != 1:
             raise InputError("- (stdin) must be the only input image")
         data = sys.stdin.buffer.read()
         if not data:

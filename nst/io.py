@@ -30,7 +30,6 @@ _FORMATS |= {".tif": "TIFF", ".tiff": "TIFF"}  # suffix -> Pillow format name
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_FORMATS)
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 
-_PIL_ERRORS = PIL_ERRORS
 _UNSAFE_FORMATS = frozenset({"EPS"})  # Pillow decodes EPS by running Ghostscript on the file
 # EXIF orientation -> the numpy view that makes the image upright (as ImageOps.exif_transpose).
 _ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
@@ -110,7 +109,7 @@ def read_image(
             orient = _ORIENT.get(orientation(im))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(file, str(exc), max_pixels) from exc
-    except _PIL_ERRORS as exc:
+    except PIL_ERRORS as exc:
         raise InputImageError(f"cannot read image {file}: {_reason(exc)}") from exc
     if orient is not None:
         rgb = np.ascontiguousarray(orient(rgb))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nst.contract.metadata import PREFIX, ModelMetadata
-from nst.errors import InputError, ModelError
+from nst.errors import InputError
 from nst.runtime.base import Runner
 
 
@@ -89,18 +89,13 @@ def _graph_tensor(arg: Any) -> GraphTensor:
 
 
 def _describe_onnx(path: Path) -> ModelDescription:
-    from nst.runtime.onnxrt.runner import session_from_onnx
+    from nst.runtime.onnxrt.runner import session_from_onnx, session_metadata
 
     session = session_from_onnx(path, ["CPUExecutionProvider"])
     meta = session.get_modelmeta()
     props = dict(meta.custom_metadata_map)
-    metadata = None
-    if any(k.startswith(PREFIX) for k in props):  # nst keys present: they must parse
-        metadata = ModelMetadata.from_props(props, source=str(path))
-        graph_inputs = [i.name for i in session.get_inputs()]
-        declared = [t.name for t in metadata.spec.inputs]
-        if graph_inputs != declared:
-            raise ModelError(f"{path}: graph inputs {graph_inputs} do not match metadata {declared}")
+    # nst keys present: they must parse and match the graph, as when the model is run
+    metadata = session_metadata(session, props, path) if any(k.startswith(PREFIX) for k in props) else None
     header = onnx_header(path)
     producer = " ".join(str(header.get(k) or "") for k in ("producer_name", "producer_version")).strip()
     return ModelDescription(
@@ -155,19 +150,6 @@ def backend_for(path: str | Path) -> Backend:
         if suffix in backend.suffixes:
             return backend
     return BACKENDS[0]
-
-
-def is_engine(path: str | Path) -> bool:
-    """Whether ``path`` names a TensorRT engine (by suffix)."""
-    return Path(path).suffix.lower() in backend_by_name("tensorrt").suffixes
-
-
-def backend_by_name(name: str) -> Backend:
-    """The backend called ``name`` (``onnxruntime`` or ``tensorrt``)."""
-    for backend in BACKENDS:
-        if backend.name == name:
-            return backend
-    raise InputError(f"unknown backend {name!r} (choose from {', '.join(b.name for b in BACKENDS)})")
 
 
 def open_runner(path: str | Path, *, providers: str | Sequence[str] = "auto", **options: Any) -> Runner:

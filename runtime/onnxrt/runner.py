@@ -61,6 +61,20 @@ def session_from_onnx(path: str | Path, providers: Sequence[Any], threads: int =
         raise ModelError(f"cannot load model {p}: {str(exc).splitlines()[0][:300]}") from exc
 
 
+def session_metadata(session: Any, props: dict[str, str], path: Path) -> ModelMetadata:
+    """The nst metadata in ``props``, checked against the session's graph inputs.
+
+    Raises:
+        ModelError: No or malformed nst metadata, or graph inputs other than the declared ones.
+    """
+    metadata = ModelMetadata.from_props(props, source=str(path))
+    graph_inputs = [i.name for i in session.get_inputs()]
+    declared = [t.name for t in metadata.spec.inputs]
+    if graph_inputs != declared:
+        raise ModelError(f"{path}: graph inputs {graph_inputs} do not match metadata {declared}")
+    return metadata
+
+
 class OrtRunner(Runner):
     """Runs an nst ONNX model with ONNX Runtime.
 
@@ -85,11 +99,7 @@ class OrtRunner(Runner):
                 "check the CUDA/cuDNN/TensorRT libraries ONNX Runtime needs"
             )
         props = dict(self.session.get_modelmeta().custom_metadata_map)
-        super().__init__(ModelMetadata.from_props(props, source=str(self.path)))
-        graph_inputs = [i.name for i in self.session.get_inputs()]
-        declared = [t.name for t in self.spec.inputs]
-        if graph_inputs != declared:
-            raise ModelError(f"{self.path}: graph inputs {graph_inputs} do not match metadata {declared}")
+        super().__init__(session_metadata(self.session, props, self.path))
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_dtypes = session_dtypes(self.session.get_inputs())
         shapes = functools.partial(output_shapes, self.spec)

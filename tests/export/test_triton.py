@@ -30,17 +30,13 @@ from nst.export.triton import TritonOptions, export_triton, model_config, valida
 from nst.export.triton_source import ModelSource, read_source
 from nst.export.triton_template import MODEL_PY
 from tests.runtime.onnx_models import tiny_model
-from tests.serve.models import johnson_model, multistyle_model, styleswap_model
+from tests.serve.models import served_models
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("triton_models")
-    return {
-        "tiny": johnson_model(folder / "tiny.onnx"),
-        "mix": multistyle_model(folder / "mix.onnx"),
-        "swap": styleswap_model(folder / "swap.onnx"),
-    }
+    return served_models(folder)
 
 
 def read_config(folder: Path) -> Any:

@@ -28,7 +28,7 @@ import pytest
 
 from nst.export.triton import TritonOptions, export_triton
 from nst.runtime.registry import open_runner
-from tests.serve.models import johnson_model, multistyle_model, styleswap_model
+from tests.serve.models import served_models
 
 pytestmark = pytest.mark.triton
 
@@ -138,11 +138,7 @@ def setup() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("triton_models")
-    return {
-        "tiny": johnson_model(folder / "tiny.onnx"),
-        "mix": multistyle_model(folder / "mix.onnx"),
-        "swap": styleswap_model(folder / "swap.onnx"),
-    }
+    return served_models(folder)
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,13 @@ from nst.runtime.registry import open_runner
 from nst.serve.app import create_app
 from nst.serve.options import ServeOptions
 from nst.serve.server import running_server
-from tests.serve.models import johnson_model, multistyle_model, styleswap_model
+from tests.serve.models import served_models
 
 
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("serve_models")
-    return {
-        "tiny": johnson_model(folder / "tiny.onnx"),
-        "mix": multistyle_model(folder / "mix.onnx"),
-        "swap": styleswap_model(folder / "swap.onnx"),
-    }
+    return served_models(folder)
 
 
 def encoded(width: int, height: int, fmt: str = "PNG", *, seed: int = 0, mode: str = "RGB") -> bytes:

@@ -26,6 +26,15 @@ def johnson_model(path: Path) -> Path:
     return tiny_model(path)
 
 
+def served_models(folder: Path) -> dict[str, Path]:
+    """The three models by serving name: ``tiny`` (johnson), ``mix`` (multi-style), ``swap``."""
+    return {
+        "tiny": johnson_model(folder / "tiny.onnx"),
+        "mix": multistyle_model(folder / "mix.onnx"),
+        "swap": styleswap_model(folder / "swap.onnx"),
+    }
+
+
 def _save(graph: object, meta: ModelMetadata, path: Path) -> Path:
     import onnx
     from onnx import helper
