@@ -17,7 +17,7 @@ def sheet(
     output: Annotated[Path, typer.Option("--output", "-o", help="Sheet image (.png, .jpg, ...).")],
     model: Annotated[
         list[Path] | None,
-        typer.Option("--model", "-m", help="Model or engine (repeat; default: the bundled model)."),
+        typer.Option("--model", "-m", help="Model or engine (repeat; default: the bundled multi-style one)."),
     ] = None,
     columns: Annotated[int | None, typer.Option(help="Tiles per row (default: up to 4).")] = None,
     tile_size: Annotated[int, typer.Option(help="Short side of each tile, in pixels.")] = 256,

@@ -3,6 +3,9 @@
     >>> from nst.runtime.sheet import SheetOptions, contact_sheet
     >>> contact_sheet(SheetOptions(Path("photo.jpg"), Path("sheet.png"), models=(Path("cin.onnx"),)))
 
+Without a model the sheet uses the bundled multi-style model (``nst/assets/multistyle_model.onnx``,
+see docs/MULTISTYLE_DEFAULT.md), or the bundled single-style model where that file is absent.
+
 The first tile is the photo itself, labelled ``original``; a multi-style model (CIN,
 StyleBank) gives one tile per style, labelled with the style's name; with several models
 each gives its tile(s), labelled with the model's file name (and the style, for multi-style
@@ -27,6 +30,8 @@ from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import WEIGHTS
 from nst.runtime.stylizer import Stylizer, default_model_path
 
+MULTISTYLE_MODEL = "multistyle_model.onnx"
+
 MIN_TILE = 16  # the smallest image nst models accept
 LABEL_HEIGHT = 18
 GAP = 4
@@ -40,7 +45,7 @@ class SheetOptions:
     Attributes:
         photo: The photo every tile shows.
         output: The sheet image (its suffix picks the format).
-        models: ``.onnx`` models or TensorRT engines; empty: the bundled model.
+        models: ``.onnx`` models or TensorRT engines; empty: :func:`default_sheet_model`.
         columns: Tiles per row (default: up to 4).
         tile_size: Short side of each tile, in pixels (the photo is resized to it first).
         providers: ONNX Runtime providers (``auto``, ``cpu``, ``cuda``, ...).
@@ -99,7 +104,7 @@ def contact_sheet(options: SheetOptions) -> SheetResult:
         raise InputError(f"--tile-size must be >= {MIN_TILE}, got {options.tile_size}")
     if options.columns is not None and options.columns < 1:
         raise InputError(f"--columns must be >= 1, got {options.columns}")
-    models = list(options.models) or [default_model_path()]
+    models = list(options.models) or [default_sheet_model()]
     check_targets([options.output], force=options.force, sources=[options.photo, *models])
     check_writable(options.output, force=options.force)
     photo = _resized(read_image(options.photo, max_pixels=options.max_pixels), options.tile_size)
@@ -112,6 +117,12 @@ def contact_sheet(options: SheetOptions) -> SheetResult:
     rows = math.ceil(len(tiles) / columns)
     return SheetResult(written, tuple(label for label, _ in tiles), columns, rows, sheet.size,
                        time.perf_counter() - start)  # fmt: skip
+
+
+def default_sheet_model() -> Path:
+    """The bundled multi-style model (every style gets a tile), else the bundled single-style one."""
+    multi = default_model_path().with_name(MULTISTYLE_MODEL)
+    return multi if multi.is_file() else default_model_path()
 
 
 def _resized(image: LoadedImage, short_side: int) -> LoadedImage:

@@ -1,4 +1,5 @@
-"""``nst sheet`` / ``contact_sheet``: the bundled single-style model and a tiny 3-style model."""
+"""``nst sheet`` / ``contact_sheet``: the bundled single-style model and a tiny 3-style model
+(the no-model default, the multi-style one, is tested in test_multistyle_default.py)."""
 
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def tile(sheet: Image.Image, index: int, columns: int, size: tuple[int, int]) ->
 
 
 def test_bundled_model_gives_original_plus_one_style(photo: Path, tmp_path: Path) -> None:
-    result = contact_sheet(SheetOptions(photo, tmp_path / "sheet.png", tile_size=32))
+    from nst.runtime.stylizer import default_model_path
+
+    options = SheetOptions(photo, tmp_path / "sheet.png", models=(default_model_path(),), tile_size=32)
+    result = contact_sheet(options)
     assert result.labels[0] == "original" and len(result.labels) == 2
     assert (result.columns, result.rows) == (2, 1)
     sheet = Image.open(tmp_path / "sheet.png")
@@ -89,9 +93,11 @@ def test_several_models_are_labelled_by_name(photo: Path, tmp_path: Path) -> Non
 
 
 def test_cli_refuses_to_overwrite_and_bad_options(photo: Path, tmp_path: Path) -> None:
+    from nst.runtime.stylizer import default_model_path
+
     cli = CliRunner()
     out = tmp_path / "sheet.png"
-    args = ["sheet", str(photo), "-o", str(out), "--tile-size", "16"]
+    args = ["sheet", str(photo), "-o", str(out), "--tile-size", "16", "-m", str(default_model_path())]
     result = cli.invoke(app, args)
     assert result.exit_code == 0 and result.output.startswith("sheet of the original + 1") and out.exists()
     result = cli.invoke(app, args)
