@@ -36,6 +36,14 @@ def bench(
     engine: Annotated[
         Path | None, typer.Option(help="TensorRT engine (.plan from nst build-engine) for --target trt.")
     ] = None,
+    baseline: Annotated[
+        list[Path],
+        typer.Option(
+            "--model",
+            help="Any ONNX file to time in the same run, interleaved with MODEL, on the ort-cpu/ort-cuda/"
+            "ort-trt-fp16 targets; its extra inputs are filled in (repeat).",
+        ),
+    ] = [],  # noqa: B006
     device: Annotated[int, typer.Option(help="CUDA device index for GPU targets.")] = 0,
     min_runs: Annotated[int, typer.Option(help="Timed runs per case, at least.")] = 5,
     min_seconds: Annotated[float, typer.Option(help="Seconds per case, at least.")] = 2.0,
@@ -49,7 +57,7 @@ def bench(
 ) -> None:
     """Benchmark targets on the same net; writes JSON + markdown into benchmarks/."""
     from nst.artifacts import check_targets
-    from nst.bench.run import BenchCase, parse_sizes, run_bench, speedups, write_results
+    from nst.bench.run import BenchCase, baseline_ratios, parse_sizes, run_bench, speedups, write_results
     from nst.bench.targets import GPU_TARGETS, check_target_names
     from nst.errors import InputError, NstError
     from nst.runtime.stylizer import default_model_path
@@ -65,7 +73,7 @@ def bench(
     cases: list[BenchCase] = []
     try:
         run_bench(path, size, target, batches=batch, engine=engine, device_id=device, min_runs=min_runs,
-                  min_seconds=min_seconds, into=cases,
+                  min_seconds=min_seconds, into=cases, baselines=baseline,
                   progress=lambda what: typer.echo(f"  measuring {what}", err=True))  # fmt: skip
     except NstError as exc:
         if not cases:
@@ -73,11 +81,14 @@ def bench(
         partial = write_results(cases, path, out_dir, f"{name}.partial")[1]
         raise type(exc)(f"{exc} ({len(cases)} case(s) measured before it: {partial})") from exc
     json_path, md_path = write_results(cases, path, out_dir, name)
-    ratios = speedups(cases)
+    ratios, versus = speedups(cases), baseline_ratios(cases)
     if as_json:
         record = {"model": str(path), "json": str(json_path), "markdown": str(md_path),
-                  "cases": [asdict(c) for c in cases], "speedups": ratios}  # fmt: skip
+                  "cases": [asdict(c) for c in cases], "speedups": ratios,
+                  "baseline_ratios": versus}  # fmt: skip
         typer.echo(json.dumps(record))
         return
-    summary = ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()) or "n/a"
-    typer.echo(f"benchmarked {len(cases)} cases -> {json_path}, {md_path} (torch eager / ORT CPU: {summary})")
+    summary = f"torch eager / ORT CPU: {', '.join(f'{s} {r:.2f}x' for s, r in ratios.items()) or 'n/a'}"
+    for name, by in versus.items():
+        summary += f"; {path.name} / {name}: " + ", ".join(f"{k} {r:.2f}x" for k, r in by.items())
+    typer.echo(f"benchmarked {len(cases)} cases -> {json_path}, {md_path} ({summary})")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from nst.contract.spec import ExportSpec
-from nst.errors import InputError
+from nst.errors import InputError, did_you_mean
 from nst.train.models.blocks import (
     ConvLayer,
     ResidualBlock,
@@ -25,21 +25,31 @@ from nst.train.models.blocks import (
     output_range,
     pad_to_multiple,
 )
+from nst.train.models.fast import fast_chain
+
+#: Layouts: the paper's, and the CPU-fast one of :mod:`nst.train.models.fast`.
+VARIANTS = ("paper", "fast")
 
 
 @dataclass(frozen=True)
 class JohnsonConfig:
     """Width and depth of the transformer; the paper's net is the default.
 
-    ``JohnsonConfig(base_channels=16, num_residual=3)`` is the slim CPU-friendly variant.
+    ``JohnsonConfig(base_channels=16, num_residual=3)`` is the slim CPU-friendly variant;
+    ``variant="fast"`` is the layout of :mod:`nst.train.models.fast` (stride-2 stem, residual
+    width ``2 * base_channels``, pixel-shuffle head; docs/FAST_NET.md).
     """
 
     base_channels: int = 32
     num_residual: int = 5
+    variant: str = "paper"
 
     def __post_init__(self) -> None:
         if self.base_channels < 1 or self.num_residual < 0:
-            raise InputError(f"invalid JohnsonConfig {self}")
+            raise InputError(f"invalid JohnsonConfig {self}: base_channels >= 1, num_residual >= 0")
+        if self.variant not in VARIANTS:
+            extra = did_you_mean(self.variant, VARIANTS)
+            raise InputError(f"unknown johnson variant {self.variant!r} (known: {', '.join(VARIANTS)}){extra}")
 
 
 class JohnsonNet(nn.Module):
@@ -53,6 +63,9 @@ class JohnsonNet(nn.Module):
         super().__init__()
         self.config = config or JohnsonConfig()
         c = self.config.base_channels
+        if self.config.variant == "fast":
+            self.encoder, self.residuals, self.decoder = fast_chain(c, self.config.num_residual)
+            return
         self.encoder = downsampling_encoder(c)  # (N, 4c, H/4, W/4)
         self.residuals = nn.Sequential(*[ResidualBlock(4 * c) for _ in range(self.config.num_residual)])
         self.decoder = nn.Sequential(
