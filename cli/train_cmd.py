@@ -29,6 +29,16 @@ def train(
         float, typer.Option(help="Style loss weight (losses are relative, see train/losses.py).")
     ] = 2.0,
     tv_weight: Annotated[float, typer.Option(help="Total-variation loss weight.")] = 10.0,
+    temporal_weight: Annotated[
+        float,
+        typer.Option(
+            help="Temporal loss weight on synthetic warped pairs (johnson; docs/VIDEO.md); 0 = off."
+        ),
+    ] = 0.0,
+    init: Annotated[
+        Path | None,
+        typer.Option("--init", help="Start from this checkpoint's weights (johnson fine-tuning)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     sample_every: Annotated[int, typer.Option(help="Write a sample grid every N steps.")] = 100,
     checkpoint_every: Annotated[int, typer.Option(help="Save a checkpoint every N steps.")] = 200,
@@ -78,11 +88,18 @@ def train(
         raise InputError("--add-style needs --from CKPT (the trained multi-style checkpoint)")
     if from_checkpoint is not None and (style or model or family):
         raise InputError("with --from, family, model and styles come from the checkpoint: only --add-style")
+    if init is not None and from_checkpoint is not None:
+        raise InputError(
+            "--init starts a single-style net from a checkpoint; --from extends a multi-style one"
+        )
+    if init is not None and (family or "johnson") != "johnson":
+        raise InputError("--init fine-tunes a johnson net; cin/stylebank grow from a checkpoint with --from")
     config = TrainConfig(
         family=family or "johnson", content_dir=str(content), styles=tuple(str(s) for s in style),
         model=parse_key_values(model, "--model"), steps=steps, batch_size=batch_size,
         image_size=image_size, style_size=style_size, lr=lr, content_weight=content_weight,
-        style_weight=style_weight, tv_weight=tv_weight, seed=seed, sample_every=sample_every,
+        style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
+        init_from=str(init) if init is not None else None, seed=seed, sample_every=sample_every,
         checkpoint_every=checkpoint_every, device=device, vgg_weights=vgg_weights,
         batch_shards=shards or _world_size(nproc, nnodes),
     )  # fmt: skip

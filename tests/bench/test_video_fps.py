@@ -1,0 +1,45 @@
+"""nst.bench.video_fps on a tiny synthetic clip through the real pipeline (PyAV, ORT, DIS flow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nst.bench.video_fps import available_targets, bench_video_fps, check_video_targets, write_video_fps
+from nst.errors import InputError
+from tests.runtime.onnx_models import tiny_model
+from tests.runtime.test_video import make_clip
+
+pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+
+def test_fps_per_target_and_consistency(tmp_path: Path) -> None:
+    tiny_onnx = tiny_model(tmp_path / "tiny.onnx")  # torch-eager: the johnson net its metadata names
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, size=(48, 36), frames=10)
+    targets = ["ort-cpu", "torch-eager", "ort-cuda"]
+    cases = bench_video_fps(clip, tiny_onnx, targets, batch_size=4)
+    assert [(c.target, c.consistency) for c in cases] == [(t, c) for t in targets for c in ("none", "flow")]
+    for case in cases:
+        if case.target == "ort-cuda" and "ort-cuda" not in available_targets():
+            assert case.fps is None and "CUDAExecutionProvider" in (case.skipped or "")
+            continue
+        assert case.frames == 10 and (case.width, case.height) == (48, 36)
+        assert case.fps is not None and case.fps > 0 and case.seconds is not None
+    json_path, md_path = write_video_fps(cases, clip, tiny_onnx, tmp_path / "bench", tag="v")
+    record = json.loads(json_path.read_text())
+    assert record["clip"] == "clip.mp4" and len(record["cases"]) == 6
+    table = md_path.read_text()
+    assert "| ort-cpu | " in table and "| flow |" in table
+
+
+def test_names_are_checked_before_any_work() -> None:
+    with pytest.raises(InputError, match=r"unknown video target 'ort-cpux'.*ort-cpu"):
+        check_video_targets(["ort-cpux"], ["none"], None)
+    with pytest.raises(InputError, match="unknown consistency 'blend'"):
+        check_video_targets(["ort-cpu"], ["blend"], None)
+    with pytest.raises(InputError, match="needs --engine"):
+        check_video_targets(["trt"], ["none"], None)
