@@ -32,6 +32,12 @@ def bench_train(
     compile_: Annotated[
         bool, typer.Option("--compile", help="Measure torch.compile of net and VGG.")
     ] = False,
+    loader_workers: Annotated[
+        int, typer.Option(help="Also measure loading in the step: in-process vs N DataLoader workers.")
+    ] = 0,
+    pin_memory: Annotated[
+        bool, typer.Option("--pin-memory", help="Workers' batches in pinned memory (CUDA runs).")
+    ] = False,
     steps: Annotated[int, typer.Option(help="Timed steps per loop, at least.")] = 5,
     warmup: Annotated[int, typer.Option(help="Untimed steps per loop first.")] = 1,
     min_seconds: Annotated[float, typer.Option(help="Timed seconds per loop, at least.")] = 0.0,
@@ -44,14 +50,14 @@ def bench_train(
     force: Annotated[bool, typer.Option(help="Replace existing results.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cases as JSON.")] = False,
 ) -> None:
-    """Steps/s of the training step: a plain loop vs nst's cached Gram, channels-last, AMP, compile."""
+    """Steps/s of the training step: plain loop vs cached Gram, channels-last, AMP, compile, loaders."""
     import nst.assets
     from nst.artifacts import check_targets
     from nst.bench.train_speed import loop_variants, run_train_speed, summary_line, write_train_speed
     from nst.train.config import TrainConfig
 
     assets = Path(nst.assets.__file__).parent
-    variants = loop_variants(channels_last, amp, compile_)  # option errors first
+    variants = loop_variants(channels_last, amp, compile_, loader_workers, pin_memory)  # option errors first
     config = TrainConfig(
         family="johnson", content_dir=str(content or assets),
         styles=(str(style or assets / "style_swirl.png"),),
@@ -64,7 +70,10 @@ def bench_train(
              f"--base-channels {base_channels}", f"--num-residual {num_residual}",
              f"--steps {steps}", f"--warmup {warmup}"]  # fmt: skip
     flags += ["--channels-last"] * channels_last + [f"--amp {amp}"] * bool(amp) + ["--compile"] * compile_
-    flags += [f"--content {shlex.quote(str(content))}"] * bool(content)
+    flags += [f"--loader-workers {loader_workers}"] * bool(loader_workers) + ["--pin-memory"] * pin_memory
+    flags += [f"--content {shlex.quote(str(content))}"] * bool(content) + [f"--device {device}"] * (
+        device != "auto"
+    )
     flags += [f"--tag {tag}"] * (tag != "bench-train")
     command = "nst bench-train " + " ".join(flags)
     result = run_train_speed(config, variants, steps=steps, warmup=warmup, min_seconds=min_seconds,

@@ -2,6 +2,10 @@
 
     python scripts/gpu_parity.py MODEL.onnx --engine MODEL.plan [--cuda-graph]
     python scripts/gpu_parity.py MODEL.onnx --ort-cuda [--gpu-model MODEL.fp16.onnx] [--cuda-graph]
+    python scripts/gpu_parity.py MODEL.onnx --checkpoint CKPT.pt --torch cuda [--fp16]
+
+``--torch`` runs the checkpoint MODEL was exported from in PyTorch on that device (the GPU path
+of training and of the torch bench targets), ``--fp16`` in half precision.
 
 Runs three times (plain, capture, replay when graphs are on), prints one line per size and exits
 1 when any PSNR is below ``--min-psnr`` (40 dB by default, the issue's bar). Needs a GPU; see
@@ -20,7 +24,33 @@ from nst.calibration.metrics import psnr
 from nst.runtime.base import Runner
 
 
-def gpu_runner(args: argparse.Namespace) -> Runner:
+class TorchRunner:
+    """The checkpoint's net in PyTorch on a device; ``infer`` like a Runner's (image -> stylized)."""
+
+    def __init__(self, checkpoint: Path, device: str, fp16: bool) -> None:
+        import torch
+
+        from nst.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+        self.torch, self.device = torch, torch.device(device)
+        self.dtype = torch.float16 if fp16 else torch.float32
+        self.net = model_from_checkpoint(load_checkpoint(checkpoint)).to(self.device, self.dtype)
+
+    def infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with self.torch.inference_mode():
+            out = self.net(self.torch.from_numpy(feed["image"]).to(self.device, self.dtype))
+        return {"stylized": out.float().cpu().numpy()}
+
+    def __enter__(self) -> TorchRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.net
+
+
+def gpu_runner(args: argparse.Namespace) -> Runner | TorchRunner:
+    if args.torch is not None:
+        return TorchRunner(args.checkpoint, args.torch, args.fp16)
     if args.engine is not None:
         from nst.runtime.trt.runner import TrtRunner
 
@@ -38,6 +68,9 @@ def main() -> int:
     parser.add_argument("--engine", type=Path, help="TensorRT engine built from it")
     parser.add_argument("--ort-cuda", action="store_true", help="check ORT's CUDA EP instead")
     parser.add_argument("--gpu-model", type=Path, help="model for the GPU run (e.g. FP16); default: model")
+    parser.add_argument("--checkpoint", type=Path, help="with --torch: the checkpoint MODEL came from")
+    parser.add_argument("--torch", help="check PyTorch on this device (cuda, cuda:N; cpu for a dry run)")
+    parser.add_argument("--fp16", action="store_true", help="with --torch: half precision")
     parser.add_argument("--cuda-graph", action="store_true")
     parser.add_argument("--cuda-binding", default="cuda-python", help="cuda-python or pycuda")
     parser.add_argument(
@@ -45,8 +78,10 @@ def main() -> int:
     )
     parser.add_argument("--min-psnr", type=float, default=40.0)
     args = parser.parse_args()
-    if (args.engine is None) == (not args.ort_cuda):
-        parser.error("give exactly one of --engine or --ort-cuda")
+    if sum((args.engine is not None, args.ort_cuda, args.torch is not None)) != 1:
+        parser.error("give exactly one of --engine, --ort-cuda or --torch")
+    if (args.torch is None) != (args.checkpoint is None) or (args.fp16 and args.torch is None):
+        parser.error("--torch needs --checkpoint (and --checkpoint, --fp16 need --torch)")
     from nst.runtime.onnxrt.runner import OrtRunner
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.size or ["256x256", "1080x1920"]]
@@ -61,9 +96,8 @@ def main() -> int:
                 out = gpu.infer({"image": x})["stylized"]
             value = psnr(out, reference)
             ok &= value >= args.min_psnr
-            print(
-                f"{h}x{w}: PSNR {value:.1f} dB vs ORT CPU FP32 ({'ok' if value >= args.min_psnr else 'FAIL'})"
-            )
+            verdict = "ok" if value >= args.min_psnr else "FAIL"
+            print(f"{h}x{w}: PSNR {value:.1f} dB vs ORT CPU FP32 ({verdict})", flush=True)
     return 0 if ok else 1
 
 

@@ -9,10 +9,15 @@ content batches with the same VGG-16 loss and Adam, in one process, so the figur
   Gram matrices are computed once (the Task caches them).
 * ``+channels-last``, ``+amp-<dtype>``, ``+compile``: one option each on top of ``cached-gram``,
   then ``fast``: all requested options together.
+* ``+load-in-process`` and ``+load-<N>-workers[-pinned]`` (``--loader-workers N``): cached-gram
+  with the content batch loaded inside the timed step, in this process or by a
+  ``torch.utils.data.DataLoader`` with N worker processes (pinned host memory and a
+  non-blocking copy with ``--pin-memory``, which is for CUDA).
 
 A case that cannot run here (``torch.compile`` without a working compiler, an autocast dtype
-the device lacks) is reported ``n/a`` with the reason instead of failing the run. Data loading
-is outside the timed step (batches are drawn before timing) for every case alike.
+the device lacks, pinned memory without CUDA) is reported ``n/a`` with the reason instead of
+failing the run. Except in the ``+load-*`` cases, data loading is outside the timed step
+(batches are drawn before timing).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import copy
 import itertools
 import json
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +55,9 @@ class LoopOptions:
     channels_last: bool = False
     amp: str | None = None  # "bf16" or "fp16"
     compile: bool = False
+    loader: str | None = None  # None: batches drawn before timing; "in-process" or "workers"
+    workers: int = 0
+    pin_memory: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,17 @@ class TrainSpeedResult:
         return next(c for c in self.cases if c.name == name)
 
 
-def loop_variants(channels_last: bool, amp: str | None, compile_: bool) -> list[tuple[str, LoopOptions]]:
-    """The cases to measure: plain, cached-gram, each requested option alone, then all together."""
+def loop_variants(
+    channels_last: bool, amp: str | None, compile_: bool, loader_workers: int = 0, pin_memory: bool = False
+) -> list[tuple[str, LoopOptions]]:
+    """The cases to measure: plain, cached-gram, each requested option alone, all together, then
+    (with ``loader_workers``) loading in the step, in-process and in worker processes."""
     if amp is not None and amp not in AMP_DTYPES:
         raise InputError(f"unknown --amp {amp!r}: use {' or '.join(AMP_DTYPES)}")
+    if loader_workers < 0:
+        raise InputError(f"--loader-workers must be >= 0, got {loader_workers}")
+    if pin_memory and not loader_workers:
+        raise InputError("--pin-memory applies to the worker loader: give --loader-workers N too")
     out = [("plain", LoopOptions(cached_gram=False)), ("cached-gram", LoopOptions())]
     singles = []
     if channels_last:
@@ -96,6 +111,10 @@ def loop_variants(channels_last: bool, amp: str | None, compile_: bool) -> list[
     out += singles
     if len(singles) > 1:
         out.append(("fast", LoopOptions(channels_last=channels_last, amp=amp, compile=compile_)))
+    if loader_workers:
+        name = f"+load-{loader_workers}-workers" + "-pinned" * pin_memory
+        out.append(("+load-in-process", LoopOptions(loader="in-process")))
+        out.append((name, LoopOptions(loader="workers", workers=loader_workers, pin_memory=pin_memory)))
     return out
 
 
@@ -137,10 +156,55 @@ class _Bench:
     batches: list[torch.Tensor]
     style: torch.Tensor
     device: torch.device
+    dataset: ImageFolderDataset
 
 
-def _make_step(bench: _Bench, opts: LoopOptions, first: list[float]) -> Callable[[], float]:
-    """A closure running one optimiser step of a fresh copy of the net under ``opts``."""
+class _StepBatches(torch.utils.data.Dataset[torch.Tensor]):
+    """Item ``k``: the content batch of step ``k`` (a whole batch, so the loader does not collate)."""
+
+    def __init__(self, dataset: ImageFolderDataset, batch_size: int, seed: int) -> None:
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+
+    def __len__(self) -> int:
+        return 1 << 30
+
+    def __getitem__(self, step: int) -> torch.Tensor:
+        return self.dataset.batch(step, self.batch_size, self.seed)
+
+
+def _batch_source(bench: _Bench, opts: LoopOptions) -> tuple[Iterator[torch.Tensor], Callable[[], None]]:
+    """Content batches on the device, one per ``next``, and how to stop their workers."""
+    memory = torch.channels_last if opts.channels_last else torch.contiguous_format
+    if opts.loader is None:
+        cycle = itertools.cycle([b.contiguous(memory_format=memory) for b in bench.batches])
+        return cycle, _no_workers
+    size, seed = bench.batches[0].shape[0], bench.task.config.seed
+    steps = _StepBatches(bench.dataset, size, seed)
+    if opts.loader == "in-process":
+        counter = itertools.count()
+        return (steps[next(counter)].to(bench.device) for _ in itertools.repeat(None)), _no_workers
+    loader = torch.utils.data.DataLoader(steps, batch_size=None, num_workers=opts.workers,
+                                         pin_memory=opts.pin_memory, persistent_workers=True)  # fmt: skip
+    holder = [iter(loader)]  # the workers stop when the last reference to the iterator goes
+
+    def moved() -> Generator[torch.Tensor, None, None]:
+        while True:
+            yield next(holder[0]).to(bench.device, non_blocking=opts.pin_memory)
+
+    batches = moved()
+
+    def close() -> None:
+        batches.close()
+        holder.clear()
+
+    return batches, close
+
+
+def _make_step(
+    bench: _Bench, opts: LoopOptions, first: list[float]
+) -> tuple[Callable[[], float], Callable[[], None]]:
+    """A closure running one optimiser step of a fresh copy of the net under ``opts``, and a
+    function that stops its loader workers."""
     memory = torch.channels_last if opts.channels_last else torch.contiguous_format
     model = copy.deepcopy(bench.task.model)
     model.load_state_dict(bench.initial)
@@ -156,9 +220,7 @@ def _make_step(bench: _Bench, opts: LoopOptions, first: list[float]) -> Callable
         loss_fn = _plain_losses(bench.task, run_model, run_vgg, bench.style.contiguous(memory_format=memory))
     dtype = AMP_DTYPES[opts.amp] if opts.amp else None
     scaler = torch.amp.GradScaler(bench.device.type, enabled=dtype is torch.float16)
-    batches: Iterator[torch.Tensor] = itertools.cycle(
-        [b.contiguous(memory_format=memory) for b in bench.batches]
-    )
+    batches, close = _batch_source(bench, opts)
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -171,7 +233,11 @@ def _make_step(bench: _Bench, opts: LoopOptions, first: list[float]) -> Callable
         first.append(value)
         return value
 
-    return step
+    return step, close
+
+
+def _no_workers() -> None:
+    """The ``close`` of a batch source without worker processes."""
 
 
 def _unsupported(opts: LoopOptions, device: torch.device) -> str | None:
@@ -179,6 +245,8 @@ def _unsupported(opts: LoopOptions, device: torch.device) -> str | None:
         return "fp16 autocast is for CUDA; use --amp bf16 on CPU"
     if opts.amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return "this GPU has no bf16"
+    if opts.pin_memory and device.type != "cuda":
+        return f"pinned memory speeds host-to-CUDA copies; this run is on {device.type}"
     return None
 
 
@@ -191,14 +259,17 @@ def measure_case(
     if reason:
         return LoopCase(name, record, "n/a", reason)
     losses: list[float] = []
+    close = _no_workers
     try:
-        step = _make_step(bench, opts, losses)
+        step, close = _make_step(bench, opts, losses)
         times = time_fn(step, warmup=warmup, min_runs=steps, min_seconds=min_seconds)
     except Exception as exc:  # torch.compile/inductor raise many types (no compiler, unsupported op)
         if not opts.compile:
             raise
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return LoopCase(name, record, "n/a", f"torch.compile failed: {type(exc).__name__}: {first_line}")
+    finally:
+        close()
     median = statistics.median(times)
     batch = bench.batches[0].shape[0]
     return LoopCase(name, record, "ok", steps_per_s=1.0 / median, images_per_s=batch / median,
@@ -237,7 +308,7 @@ def run_train_speed(
     dataset = ImageFolderDataset(config.content_dir, config.image_size)
     batches = [dataset.batch(k, config.batch_size, config.seed).to(device) for k in range(num_batches)]
     style = load_style(config.styles[0], config.style_size).to(device)
-    bench = _Bench(task, copy.deepcopy(task.model.state_dict()), batches, style, device)
+    bench = _Bench(task, copy.deepcopy(task.model.state_dict()), batches, style, device, dataset)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     setup = {"family": config.family, "model": dict(task.model_config), "image_size": config.image_size,
              "batch_size": config.batch_size, "style_size": config.style_size, "device": str(device),
@@ -288,7 +359,9 @@ def markdown_report(result: TrainSpeedResult, command: str) -> str:
     lines += ["", "plain: style Gram recomputed through VGG every step (fp32, NCHW, eager). "
               "cached-gram: nst's SingleStyleTask step (Gram computed once). "
               "`+x`: one option on top of cached-gram; fast: all. "
-              "Batches are drawn before timing, so data loading is not in any figure.", ""]  # fmt: skip
+              "Batches are drawn before timing, so data loading is in no figure except the +load rows: "
+              "+load-in-process loads each step's batch in the step, +load-N-workers in N DataLoader "
+              "worker processes (-pinned: pinned memory, non-blocking copy).", ""]  # fmt: skip
     return "\n".join(lines)
 
 

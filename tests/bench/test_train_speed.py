@@ -37,11 +37,33 @@ def test_loops_agree_on_the_first_loss(content_dir: Path, style_image: Path, vgg
     assert result.machine["cores"] and result.setup["image_size"] == 32
 
 
+def test_loading_in_the_step_in_process_and_in_workers(
+    content_dir: Path, style_image: Path, vgg_weights: Path
+) -> None:
+    variants = [("cached-gram", LoopOptions()), *loop_variants(False, None, False, 1, False)[2:],
+                ("pinned", LoopOptions(loader="workers", workers=1, pin_memory=True))]  # fmt: skip
+    assert [n for n, _ in variants] == ["cached-gram", "+load-in-process", "+load-1-workers", "pinned"]
+    result = run_train_speed(_config(content_dir, style_image, vgg_weights), variants, steps=2, warmup=0)
+    cached, in_process, workers, pinned = result.cases
+    for case in (in_process, workers):
+        assert case.status == "ok" and case.runs == 2 and case.steps_per_s
+        # step 0's batch is the same whether drawn before timing, in the step or by a worker
+        assert case.initial_loss == pytest.approx(cached.initial_loss, rel=1e-6)
+    assert workers.options["workers"] == 1 and workers.options["loader"] == "workers"
+    assert pinned.status == "n/a" and "pinned memory" in pinned.reason and "cpu" in pinned.reason
+
+
 def test_variants_and_bad_amp() -> None:
     names = [n for n, _ in loop_variants(True, "bf16", True)]
     assert names == ["plain", "cached-gram", "+channels-last", "+amp-bf16", "+compile", "fast"]
     with pytest.raises(InputError, match="unknown --amp 'fp8'"):
         loop_variants(False, "fp8", False)
+    names = [n for n, _ in loop_variants(False, None, False, 2, True)]
+    assert names == ["plain", "cached-gram", "+load-in-process", "+load-2-workers-pinned"]
+    with pytest.raises(InputError, match="--pin-memory applies to the worker loader"):
+        loop_variants(False, None, False, 0, True)
+    with pytest.raises(InputError, match="--loader-workers must be >= 0"):
+        loop_variants(False, None, False, -1, False)
 
 
 def test_cli_writes_results_and_refuses_to_overwrite(
