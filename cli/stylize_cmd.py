@@ -84,6 +84,23 @@ def stylize(
     preserve_color: Annotated[
         bool, typer.Option("--preserve-color", help="Images: keep the photo's colours (stylized luma).")
     ] = False,
+    tile: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: auto (default: strips when one pass would exceed --max-memory), off, or a "
+            "strip height in rows; strips use whole-image instance-norm statistics (docs/TILING.md)."
+        ),
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Images: memory budget, e.g. 4G (default: half the available memory); an image that "
+            "fits neither in one pass nor in strips is refused before decoding."
+        ),
+    ] = None,
+    tile_stats: Annotated[
+        str | None, typer.Option(help="Images, tiled: exact (default) or thumbnail (faster, approximate).")
+    ] = None,
     frames_out: Annotated[
         Path | None, typer.Option(help="Videos: PNG frames into this folder instead of -o.")
     ] = None,
@@ -104,7 +121,8 @@ def stylize(
     video: dict[str, object] = {"--frames-out": frames_out, "--consistency": consistency,
                                 "--blend": blend, "--audio": audio, "--crf": crf}  # fmt: skip
     image_only: dict[str, object] = {"--strength": strength, "--preserve-color": preserve_color or None,
-                                     "--json": as_json or None}  # fmt: skip
+                                     "--json": as_json or None, "--tile": tile, "--max-memory": max_memory,
+                                     "--tile-stats": tile_stats}  # fmt: skip
     if check_method(method) in PIXEL_METHODS:
         _refuse(video, f"--method {method}")
         _refuse(image_only, f"--method {method}", kind="models")
@@ -121,6 +139,7 @@ def stylize(
         force=force, style=style, style_weights=style_weights, masks=tuple(mask), seed=seed,
         style_image=style_image, strength=1.0 if strength is None else strength,
         preserve_color=preserve_color, output_format=output_format, quality=quality,
+        tile=tile or "auto", max_memory=max_memory, tile_stats=_tile_stats(tile, tile_stats),
     )  # fmt: skip
     model_path, inputs = split_model(options.inputs, model)
     if _is_video(inputs):
@@ -144,6 +163,17 @@ def stylize(
             typer.echo(json.dumps({**record, "seconds": round(stylized.seconds, 3)}), err=to_stdout)
         return
     typer.echo(stylized.summary(), err=to_stdout)
+
+
+def _tile_stats(tile: str | None, stats: str | None) -> str:
+    """``--tile-stats`` (default exact); refused with ``--tile off``, which never tiles."""
+    if stats is not None and tile == "off":
+        raise InputError("--tile-stats applies to tiled runs, not --tile off")
+    if stats is not None and stats not in ("exact", "thumbnail"):
+        raise InputError(
+            f"--tile-stats must be exact or thumbnail, got {stats!r}{did_you_mean(stats, ('exact', 'thumbnail'))}"
+        )
+    return stats or "exact"
 
 
 def _stdio(options: Any, tmp: Path) -> tuple[Any, bool]:

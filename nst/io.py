@@ -117,6 +117,29 @@ def read_image(
     return LoadedImage(_composite(rgb, alpha, bg), alpha, file, depth)
 
 
+def image_size(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image file as :func:`read_image` returns it, from its header only.
+
+    EXIF orientations that rotate by 90 degrees swap the two. Lets a caller plan memory
+    before any pixel is decoded.
+
+    Raises:
+        InputImageError: As :func:`read_image` (missing, not an image, over ``max_pixels``).
+    """
+    file = _existing_file(Path(path))
+    try:
+        with _pil_guard(max_pixels), Image.open(file, formats=_read_formats()) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise _too_large(file, f"{width}x{height} = {width * height:,} pixels", max_pixels)
+            turned = orientation(im) in (5, 6, 7, 8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(file, str(exc), max_pixels) from exc
+    except PIL_ERRORS as exc:
+        raise InputImageError(f"cannot read image {file}: {_reason(exc)}") from exc
+    return (height, width) if turned else (width, height)
+
+
 def image_from_array(
     array: np.ndarray, *, background: tuple[float, float, float] = (1.0, 1.0, 1.0)
 ) -> LoadedImage:
@@ -320,9 +343,13 @@ def _to_uint8(array: np.ndarray, name: str, ndim: int) -> np.ndarray:
         raise InputError(f"{name} must be a float numpy array in [0, 1]")
     if array.ndim != ndim or (ndim == 3 and array.shape[2] != 3) or 0 in array.shape:
         raise InputError(f"{name} must have shape {shape}, got {array.shape}")
-    if not np.isfinite(array).all():
-        raise InputError(f"{name} contains NaN or infinite values")
-    return np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    out = np.empty(array.shape, np.uint8)
+    for start in range(0, array.shape[0], 512):  # row bands: no full-size float temporaries
+        band = array[start : start + 512]
+        if not np.isfinite(band).all():
+            raise InputError(f"{name} contains NaN or infinite values")
+        out[start : start + 512] = np.rint(np.clip(band, 0, 1) * 255)
+    return out
 
 
 def _atomic_save(image: Image.Image, target: Path, force: bool, **params: object) -> None:

@@ -47,6 +47,11 @@ class StylizeOptions:
         output_format: ``png`` (default), ``jpg``, ``webp``, ``tiff`` or ``bmp`` for folder outputs
             (a file output's suffix must agree).
         quality: JPEG/WebP quality, 1-100.
+        tile: ``auto`` (strips when one pass would exceed ``max_memory``), ``off``, or a strip
+            height in image rows; strips use whole-image instance-norm statistics.
+        max_memory: Memory budget, bytes or ``"4G"`` (default: half the available memory);
+            an image that fits neither in one pass nor in strips is refused before decoding.
+        tile_stats: ``exact`` (default) or ``thumbnail`` statistics when tiling.
     """
 
     inputs: tuple[Path, ...]
@@ -65,6 +70,9 @@ class StylizeOptions:
     preserve_color: bool = False
     output_format: str | None = None
     quality: int = 95
+    tile: str | int = "auto"
+    max_memory: int | str | None = None
+    tile_stats: str = "exact"
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,15 @@ def stylize(options: StylizeOptions, on_done: Callable[[int, int], None] | None 
     model, inputs = split_model(options.inputs, options.model)
     jobs = plan_outputs(inputs, options.output, force=options.force, output_format=options.output_format)
     start = time.perf_counter()
-    runner = open_runner(model or default_model_path(), providers=options.providers)
+    multi = options.style is not None or options.style_weights is not None
+    runner = open_runner(model or default_model_path(multi), providers=options.providers)
     try:
         extra = choice_inputs(runner, options)
-        stylizer = Stylizer(runner, batch_size=options.batch_size, max_pixels=options.max_pixels,
-                            seed=options.seed, strength=options.strength,
-                            preserve_color=options.preserve_color, **extra)  # fmt: skip
+        stylizer = Stylizer(
+            runner, batch_size=options.batch_size, max_pixels=options.max_pixels, seed=options.seed,
+            strength=options.strength, preserve_color=options.preserve_color, tile=options.tile,
+            max_memory=options.max_memory, tile_stats=options.tile_stats, **extra,
+        )  # fmt: skip
         done = [0]
 
         def count(_job: Job) -> None:
