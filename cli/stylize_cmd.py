@@ -170,9 +170,8 @@ def _tile_stats(tile: str | None, stats: str | None) -> str:
     if stats is not None and tile == "off":
         raise InputError("--tile-stats applies to tiled runs, not --tile off")
     if stats is not None and stats not in ("exact", "thumbnail"):
-        raise InputError(
-            f"--tile-stats must be exact or thumbnail, got {stats!r}{did_you_mean(stats, ('exact', 'thumbnail'))}"
-        )
+        hint = did_you_mean(stats, ("exact", "thumbnail"))
+        raise InputError(f"--tile-stats must be exact or thumbnail, got {stats!r}{hint}")
     return stats or "exact"
 
 
