@@ -314,6 +314,8 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         md.append("")
     if "flicker" in results:
         md += _flicker_tables(results["flicker"])
+    if "temporal" in results:  # written by scripts/bench_video_temporal.py
+        md += __import__("bench_video_temporal").temporal_tables(results["temporal"])
     path.write_text("\n".join(md) + "\n")
 
 

@@ -11,8 +11,16 @@ count, with and without ``--temporal-weight`` (commands in docs/VIDEO.md).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "runs" / "temporal"
@@ -64,16 +72,188 @@ def _check_parity(net: object, model: Path) -> None:
     print(f"rebuilt checkpoint matches the ONNX model (max abs diff {diff:.2g})")
 
 
+# --- measure: E_warp, sharpness and frames/s per method ----------------------------------
+
+#: (label, model, consistency, alpha); models: "bundled" or a run folder under runs/temporal
+METHODS = (
+    ("frame-by-frame", "bundled", "none", 0.0),
+    ("flow a=0.5", "bundled", "flow", 0.5),
+    ("flow a=0.7", "bundled", "flow", 0.7),
+    ("flow a=0.85", "bundled", "flow", 0.85),
+    ("fine-tuned, no temporal loss", "w0", "none", 0.0),
+    ("fine-tuned, no temporal loss + flow a=0.7", "w0", "flow", 0.7),
+    ("temporal loss W=50", "w50", "none", 0.0),
+    ("temporal loss W=50 + flow a=0.7", "w50", "flow", 0.7),
+)
+SCENES = ("pan", "noisy_pan", "handheld", "static", "object")
+FRAMES, SIZE = 32, (320, 240)
+EVAL = RUNS / "eval"
+
+
+def _bench_video() -> Any:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import bench_video
+
+    return bench_video
+
+
+def scene_frames(scene: str) -> Iterator[np.ndarray]:
+    """bench_video's scenes, plus ``noisy_pan``: the pan with sensor noise (sigma 3 levels)."""
+    bv = _bench_video()
+    if scene != "noisy_pan":
+        yield from bv.make_scene(scene, FRAMES, SIZE)
+        return
+    for t, rgb in enumerate(bv.make_scene("pan", FRAMES, SIZE)):
+        noise = np.random.default_rng(1000 + t).normal(0, 3.0, rgb.shape)
+        yield np.clip(rgb + noise, 0, 255).astype(np.uint8)
+
+
+def true_warp_error(scene: str, frames: list[np.ndarray]) -> float:
+    """E_warp with the scene's true motion instead of DIS flow (squared RGB norm, [0, 1])."""
+    import cv2
+
+    bv = _bench_video()
+    errors = []
+    for t in range(1, len(frames)):
+        map_x, map_y, mask = bv.true_motion("pan" if scene == "noisy_pan" else scene, t, frames[t].shape[:2])
+        prev = frames[t - 1].astype(np.float32) / 255
+        warped = cv2.remap(prev, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        errors.append(float(np.square(frames[t].astype(np.float32) / 255 - warped).sum(axis=2)[mask].mean()))
+    return float(np.mean(errors))
+
+
+def model_path(name: str) -> Path:
+    return REPO / "nst" / "assets" / "default_model.onnx" if name == "bundled" else RUNS / f"{name}.onnx"
+
+
+def measure(models: set[str]) -> dict[str, Any]:
+    """The methods of ``models`` on every scene through ``stylize_video``; outputs kept in runs/temporal/eval.
+
+    Sharpness and change compare with the frame-by-frame output of the bundled model (made
+    here when ``bundled`` is among ``models``, else read back from the eval folder).
+    """
+    from nst.runtime.video import VideoOptions, stylize_video
+    from nst.runtime.video.metrics import warping_error
+
+    bv = _bench_video()
+    EVAL.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for scene in SCENES:
+        clip = EVAL / f"{scene}.mp4"
+        if "bundled" in models or not clip.exists():  # the clips the reference was made from
+            bv.write_clip(clip, scene_frames(scene), SIZE, Fraction(24), crf=18, preset="medium")
+        inputs = bv.decode_all(clip)
+        floor = warping_error(inputs, inputs)
+        rows.append({"scene": scene, "method": "input", "e_warp_dis": floor.e_warp,
+                     "e_warp_true": true_warp_error(scene, inputs)})  # fmt: skip
+        reference_clip = EVAL / f"{scene}_frame_by_frame.mp4"
+        reference = None if "bundled" in models else bv.decode_all(reference_clip)
+        for label, model, consistency, alpha in METHODS:
+            if model not in models:
+                continue
+            out = EVAL / f"{scene}_{_slug(label)}.mp4"
+            options = VideoOptions(clip, out, model=model_path(model), providers="cpu",
+                                   consistency=consistency, blend=alpha or 0.7, force=True)  # fmt: skip
+            result = stylize_video(options)
+            outputs = bv.decode_all(out)
+            reference = outputs if reference is None else reference
+            rows.append({
+                "scene": scene, "method": label, "model": model_path(model).name, "consistency": consistency,
+                "e_warp_dis": warping_error(inputs, outputs).e_warp,
+                "e_warp_true": true_warp_error(scene, outputs),
+                "sharpness_vs_frame_by_frame": bv._sharpness(outputs) / bv._sharpness(reference),
+                "change_vs_frame_by_frame": bv._mean_abs(outputs, reference), "fps": round(result.fps, 2),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)
+    return {"frames": FRAMES, "size": f"{SIZE[0]}x{SIZE[1]}", "rows": rows,
+            "runs": {name: _run_record(name) for name in ("w0", "w50")}}  # fmt: skip
+
+
+def _run_record(name: str) -> dict[str, Any]:
+    record = json.loads((RUNS / f"{name}.json").read_text()) if (RUNS / f"{name}.json").exists() else {}
+    return record
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_")
+
+
+def temporal_tables(r: dict[str, Any]) -> list[str]:
+    """Markdown for the ``temporal`` section of benchmarks/video.json (used by bench_video.py too)."""
+    rows = r["rows"]
+    methods = list(dict.fromkeys(x["method"] for x in rows))
+    md = [f"## Flicker: E_warp, temporal loss vs flow blending ({r['size']}, {r['frames']} frames)", "",
+          "E_warp (Lai et al. 2018): mean over frame pairs of "
+          "sum_i M(i) ||O_t(i) - W(O_t-1)(i)||^2 / sum_i M(i), "
+          "RGB in [0, 1], W and M from the DIS flow of the input (full resolution; `nst eval-video`) or from "
+          "the scene's true motion. Sharpness: Laplacian energy relative to frame-by-frame (bundled model). "
+          "frames/s: the whole `stylize_video` call at this size (ORT CPU, shared 2-core machine). "
+          f"Written by `{r.get('command', 'scripts/bench_video_temporal.py measure')}`.", "",
+          "Mean over the scenes:", "",
+          "| method | E_warp, DIS flow | E_warp, true motion | vs frame-by-frame (true) | min sharpness "
+          "| change vs frame-by-frame | frames/s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    base = np.mean([x["e_warp_true"] for x in rows if x["method"] == "frame-by-frame"])
+    for m in methods:
+        sel = [x for x in rows if x["method"] == m]
+        dis, true = np.mean([x["e_warp_dis"] for x in sel]), np.mean([x["e_warp_true"] for x in sel])
+        if m == "input":
+            md.append(f"| input (floor) | {dis:.5f} | {true:.5f} | | | | |")
+            continue
+        sharp = min(x["sharpness_vs_frame_by_frame"] for x in sel)
+        change = np.mean([x["change_vs_frame_by_frame"] for x in sel])
+        fps = np.mean([x["fps"] for x in sel])
+        md.append(
+            f"| {m} | {dis:.5f} | {true:.5f} | {true / base:.2f}x | {sharp:.2f} | {change:.2f} | {fps:.1f} |"
+        )
+    md += ["", "E_warp (DIS flow) per scene:", "", "| method | " + " | ".join(SCENES) + " |",
+           "|---|" + "---:|" * len(SCENES)]  # fmt: skip
+    for m in methods:
+        by_scene = {x["scene"]: x["e_warp_dis"] for x in rows if x["method"] == m}
+        md.append(f"| {m} | " + " | ".join(f"{by_scene.get(s, float('nan')):.5f}" for s in SCENES) + " |")
+    return [*md, ""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("what", choices=("init", "measure", "strip"))
+    parser.add_argument("models", nargs="?", choices=("bundled", "trained", "all"), default="all",
+                        help="measure: the bundled model's methods, the trained nets', or all")  # fmt: skip
     args = parser.parse_args()
     if args.what == "init":
         RUNS.mkdir(parents=True, exist_ok=True)
         onnx_to_checkpoint(REPO / "nst" / "assets" / "default_model.onnx", RUNS / "init.pt")
         print(f"-> {RUNS / 'init.pt'}")
+    elif args.what == "measure":
+        from nst.measure import machine_description
+
+        path = REPO / "benchmarks" / "video.json"
+        results = json.loads(path.read_text()) if path.exists() else {}
+        load = [round(x, 2) for x in os.getloadavg()]
+        start = time.perf_counter()
+        models = {"bundled": {"bundled"}, "trained": {"w0", "w50"}}.get(args.models, {"bundled", "w0", "w50"})
+        section = measure(models)
+        old = results.get("temporal", {})
+        kept = [x for x in old.get("rows", []) if (x["scene"], x["method"]) not in
+                {(y["scene"], y["method"]) for y in section["rows"]}]  # fmt: skip
+        order = {m[0]: i for i, m in enumerate((("input",), *METHODS))}
+        section["rows"] = sorted(
+            kept + section["rows"], key=lambda x: (SCENES.index(x["scene"]), order[x["method"]])
+        )
+        runs = {f"{args.models}": {"wall_seconds": round(time.perf_counter() - start, 1),
+                                   "load_average_1_5_15_min_at_start": load}}  # fmt: skip
+        command = ".venv/bin/python scripts/bench_video_temporal.py measure bundled|trained"
+        section.update(machine=machine_description(), measured={**old.get("measured", {}), **runs},
+                       command=command)  # fmt: skip
+        results["temporal"] = section
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        _bench_video().write_markdown(results, path.with_suffix(".md"))
+    else:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from bench_video_strip import write_strip
+
+        write_strip(EVAL, REPO / "docs" / "images" / "video_strip.jpg")
     return 0
 
 

@@ -53,3 +53,24 @@ def test_on_video_files(tmp_path: Path) -> None:
     make_clip(tmp_path / "b.mkv", images=[255 - im for im in images])
     result = video_warping_error(tmp_path / "a.mp4", tmp_path / "b.mkv")
     assert result.pairs == 5 and result.e_warp >= 0 and "E_warp" in result.summary()
+
+
+def test_eval_video_command(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import nst.cli.eval_video_cmd  # noqa: F401 (registers the command, whether or not main lists it yet)
+    from nst.cli.main import app
+
+    images = [pattern(i, 36, 48) for i in range(4)]
+    make_clip(tmp_path / "a.mp4", images=images)
+    make_clip(tmp_path / "b.mp4", images=images)
+    result = CliRunner().invoke(
+        app, ["eval-video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["pairs"] == 3 and record["e_warp"] == pytest.approx(record["floor"], abs=1e-3)
+    bad = CliRunner().invoke(app, ["eval-video", str(tmp_path / "a.mp4"), str(tmp_path / "none.mp4")])
+    assert bad.exit_code == 1 and "error:" in bad.output and "none.mp4" in bad.output
