@@ -39,6 +39,11 @@ def recipe(session: Session, model: Path) -> dict[str, Any]:
     return dict(config)
 
 
+def trained_model(config: dict[str, Any], session: Session) -> dict[str, Any]:
+    """The recipe's model config with the plan's overrides (the dry run's tiny net)."""
+    return {k: session.plan.model_override.get(k, v) for k, v in config.get("model", {}).items()}
+
+
 def train_args(config: dict[str, Any], session: Session, out: Path) -> list[str]:
     """``nst train`` arguments of a recipe at the session's crop, style size and device."""
     plan, args = session.plan, session.args
@@ -56,8 +61,7 @@ def train_args(config: dict[str, Any], session: Session, out: Path) -> list[str]
                 "--style-weight", str(config["style_weight"]), "--tv-weight", str(config["tv_weight"]),
                 "--seed", str(config["seed"]), "--device", plan.device, "--sample-every", "1000000",
                 "--checkpoint-every", "50", "--no-progress"]  # fmt: skip
-    model = {k: plan.model_override.get(k, v) for k, v in config.get("model", {}).items()}
-    out_args += [a for k, v in model.items() for a in ("-m", f"{k}={v}")]
+    out_args += [a for k, v in trained_model(config, session).items() for a in ("-m", f"{k}={v}")]
     return out_args + [a for s in styles for a in ("--style", str(s))]
 
 
@@ -77,8 +81,11 @@ def train_one(session: Session, stage: Stage, name: str, model: Path, budget: fl
     overhead = time.monotonic() - t0 - float(match.group(2))
     room = t_end - time.monotonic() - overhead - EXPORT_S
     steps = min(session.plan.max_steps, probe + max(0, math.floor(SAFETY * room / per_step)))
-    record: dict[str, Any] = {"recipe": {k: config[k] for k in ("family", "model", "steps", "image_size")},
-                              "probe_s_per_step": round(per_step, 4), "steps": probe}  # fmt: skip
+    record: dict[str, Any] = {
+        "recipe": {k: config[k] for k in ("family", "model", "steps", "image_size")},
+        "trained_model": trained_model(config, session), "trained_crop": session.plan.crop,
+        "probe_s_per_step": round(per_step, 4), "steps": probe,
+    }  # fmt: skip
     if steps > probe:
         rc, text = session.nst(f"train-{name}", [*base, "--steps", str(steps), "--resume"],
                                t_end - time.monotonic() - EXPORT_S)  # fmt: skip
