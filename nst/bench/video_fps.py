@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 import nst
+from nst.artifacts import write_bytes
 from nst.errors import InputError, did_you_mean
 from nst.measure import machine_description
 from nst.runtime.base import Feed, Runner
@@ -211,8 +212,8 @@ def write_video_fps(cases: Sequence[VideoFpsCase], clip: Path, model: Path, out_
         "machine": machine_description(gpu=gpu), "cases": [asdict(c) for c in cases],
     }  # fmt: skip
     json_path, md_path = out_dir / f"{tag}.json", out_dir / f"{tag}.md"
-    json_path.write_text(json.dumps(record, indent=2) + "\n")
-    md_path.write_text(video_fps_markdown(record) + "\n")
+    write_bytes(json_path, (json.dumps(record, indent=2) + "\n").encode())
+    write_bytes(md_path, (video_fps_markdown(record) + "\n").encode())
     return json_path, md_path
 
 
@@ -243,3 +244,47 @@ def _machine(machine: Any) -> str:
     if isinstance(machine, dict):
         return ", ".join(f"{k} {v}" for k, v in machine.items() if v is not None)
     return str(machine)
+
+
+@dataclass(frozen=True)
+class VideoBenchResult:
+    """What :func:`run_video_bench` measured and wrote."""
+
+    cases: list[VideoFpsCase]
+    json_path: Path
+    md_path: Path
+
+    def summary(self) -> str:
+        measured = [c for c in self.cases if c.fps is not None]
+        best = max(measured, key=lambda c: c.fps or 0.0, default=None)
+        tail = (
+            f" (best: {best.target}, consistency {best.consistency}, {best.fps:.2f} frames/s)" if best else ""
+        )
+        return f"benchmarked {len(measured)} video cases -> {self.json_path}, {self.md_path}{tail}"
+
+
+def run_video_bench(
+    clip: Path, model: Path, *, targets: Sequence[str] | None = None, consistencies: Sequence[str] = (),
+    engine: Path | None = None, device_id: int = 0, batch_size: int = 4, out_dir: Path = Path("benchmarks"),
+    tag: str = "video-fps", force: bool = False, progress: Callable[[str], None] | None = None,
+) -> VideoBenchResult:  # fmt: skip
+    """``nst bench --video CLIP``: measure, then write ``<tag>.json`` / ``<tag>.md`` into ``out_dir``.
+
+    Args:
+        targets: Video targets (None: every one this machine can run, ``trt`` with ``engine``).
+        consistencies: ``none`` and/or ``flow`` (empty: both).
+
+    Raises:
+        InputError: Bad names or batch size (before any work).
+        OutputExistsError: The results exist and ``force`` is false (before any work).
+    """
+    from nst.artifacts import check_targets
+
+    chosen = list(targets) if targets is not None else available_targets(engine)
+    modes = list(consistencies) or list(CONSISTENCIES)
+    check_video_targets(chosen, modes, engine)
+    check_targets([out_dir / f"{tag}.json", out_dir / f"{tag}.md"], force=force, what=" (or --tag NAME)")
+    cases = bench_video_fps(clip, model, chosen, consistencies=modes, engine=engine, device_id=device_id,
+                            batch_size=batch_size, progress=progress)  # fmt: skip
+    json_path, md_path = write_video_fps(cases, clip, model, out_dir, tag)
+    return VideoBenchResult(cases, json_path, md_path)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nst.bench.video_fps import available_targets, bench_video_fps, check_video_targets, write_video_fps
-from nst.errors import InputError
+from nst.bench.video_fps import available_targets, check_video_targets, run_video_bench
+from nst.errors import InputError, OutputExistsError
 from tests.runtime.onnx_models import tiny_model
 from tests.runtime.test_video import make_clip
 
@@ -19,21 +19,26 @@ pytest.importorskip("cv2")
 def test_fps_per_target_and_consistency(tmp_path: Path) -> None:
     tiny_onnx = tiny_model(tmp_path / "tiny.onnx")  # torch-eager: the johnson net its metadata names
     clip = tmp_path / "clip.mp4"
-    make_clip(clip, size=(48, 36), frames=10)
+    make_clip(clip, size=(48, 36), frames=6)
     targets = ["ort-cpu", "torch-eager", "ort-cuda"]
-    cases = bench_video_fps(clip, tiny_onnx, targets, batch_size=4)
+    result = run_video_bench(
+        clip, tiny_onnx, targets=targets, batch_size=4, out_dir=tmp_path / "bench", tag="v"
+    )
+    cases = result.cases
     assert [(c.target, c.consistency) for c in cases] == [(t, c) for t in targets for c in ("none", "flow")]
     for case in cases:
         if case.target == "ort-cuda" and "ort-cuda" not in available_targets():
             assert case.fps is None and "CUDAExecutionProvider" in (case.skipped or "")
             continue
-        assert case.frames == 10 and (case.width, case.height) == (48, 36)
+        assert case.frames == 6 and (case.width, case.height) == (48, 36)
         assert case.fps is not None and case.fps > 0 and case.seconds is not None
-    json_path, md_path = write_video_fps(cases, clip, tiny_onnx, tmp_path / "bench", tag="v")
-    record = json.loads(json_path.read_text())
+    assert "benchmarked 4 video cases" in result.summary() and "frames/s" in result.summary()
+    record = json.loads(result.json_path.read_text())
     assert record["clip"] == "clip.mp4" and len(record["cases"]) == 6
-    table = md_path.read_text()
+    table = result.md_path.read_text()
     assert "| ort-cpu | " in table and "| flow |" in table
+    with pytest.raises(OutputExistsError, match="--force"):  # refused before measuring
+        run_video_bench(clip, tiny_onnx, targets=["ort-cpu"], out_dir=tmp_path / "bench", tag="v")
 
 
 def test_names_are_checked_before_any_work() -> None:
