@@ -1,6 +1,8 @@
 """Everyday output controls applied after the network: strength and colour keeping.
 
-* ``strength`` in [0, 1] blends the stylized image with the photo (1: the net's output).
+* ``strength`` in [0, 1] blends the stylized image with the photo (1: the net's output); for
+  models with a ``strength`` input (style-swap: swapped and content features blended before
+  the inverse net, Chen & Schmidt's trade-off) it is fed to the graph instead (:func:`in_graph`).
 * ``preserve_color`` keeps the photo's colours: the stylized image's luma (BT.601 Y) with the
   photo's chroma (Cb, Cr), as in Gatys et al. 2016's "luminance-only transfer".
 
@@ -11,10 +13,12 @@ stylization family; super-resolution (output larger than its input) is refused.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from nst.contract.spec import TensorSpec
 from nst.errors import InputError
 
 # BT.601 full-range RGB <-> YCbCr (JPEG's), offsets dropped: Cb/Cr are centred on 0 here.
@@ -64,3 +68,19 @@ def keep_colors(photo: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     ycc_photo = photo.astype(np.float32) @ _TO_YCC.T  # (H, W, 3): Y, Cb, Cr
     ycc = np.concatenate([(stylized.astype(np.float32) @ _TO_YCC.T)[..., :1], ycc_photo[..., 1:]], axis=-1)
     return np.clip(ycc @ _TO_RGB.T, 0.0, 1.0)
+
+
+def in_graph(controls: Controls, inputs: Sequence[TensorSpec]) -> tuple[Controls, dict[str, np.ndarray]]:
+    """Route ``strength`` into the graph for models that take it (style-swap's feature blend).
+
+    A model with a ``strength`` input gets the value as that input, and the returned controls
+    blend nothing in pixels (``preserve_color`` is kept); other models keep the pixel blend.
+
+    Returns:
+        The controls to apply after the net, and the feed (``{}`` or ``{"strength": (1,)}``).
+    """
+    from nst.runtime.style_inputs import STRENGTH
+
+    if STRENGTH not in {t.name for t in inputs}:
+        return controls, {}
+    return replace(controls, strength=1.0), {STRENGTH: np.full(1, controls.strength, np.float32)}

@@ -6,6 +6,10 @@ resolution; the graph resizes them). :func:`check_style_values` enforces convexi
 backend; :func:`style_feeds` turns what a user says (a style index or name, weights, masks)
 into those inputs.
 
+Style-swap models take ``strength`` [1] in [0, 1] (the feature-space trade-off, see
+:mod:`nst.runtime.controls`); :func:`materialise` feeds 1 when no value is given, so a caller
+that knows nothing of it gets the full swap.
+
 Other families plug in through ``ExtraInput`` values keyed by input name: an array, or a
 function of the batch's (N, H, W) returning one (noise for texture nets, a style image for
 style-swap). Arrays without the spec's leading ``batch`` axis are repeated over the batch.
@@ -24,17 +28,22 @@ from nst.errors import InputError, did_you_mean
 
 ExtraInput = np.ndarray | Callable[[int, int, int], np.ndarray]
 WEIGHTS, MASKS = "style_weights", "style_masks"
+STRENGTH = "strength"  # style-swap: swapped features' share, fed 1 by default
 
 TOLERANCE = 1e-3  # |sum - 1| accepted for weights and per-pixel masks
 UNIFORM_MASK_SIZE = 16  # uniform masks are fed at the smallest size the graph accepts
 
 
 def check_style_values(feed: Mapping[str, np.ndarray]) -> None:
-    """Raise :class:`InputError` unless ``style_weights``/``style_masks`` (when fed) are convex.
+    """Raise :class:`InputError` unless ``style_weights``/``style_masks`` (when fed) are convex
+    and ``strength`` (when fed) is in [0, 1].
 
     Weights: non-negative, finite, summing to 1 within 1e-3. Masks: the same per pixel over
     the style axis (axis 1).
     """
+    strength = feed.get(STRENGTH)
+    if isinstance(strength, np.ndarray) and not np.all((strength >= 0.0) & (strength <= 1.0)):  # NaN too
+        raise InputError(f"{STRENGTH} must be in [0, 1], got {strength.ravel().tolist()}")
     for name, axis in ((WEIGHTS, -1), (MASKS, 1)):
         if name not in feed or not isinstance(feed[name], np.ndarray):
             continue
@@ -120,11 +129,16 @@ def style_feeds(
 def materialise(specs: Sequence[TensorSpec], extra: Mapping[str, ExtraInput], n: int, h: int, w: int) -> dict:
     """Arrays for every non-image input of a batch of ``n`` images of ``h`` x ``w``.
 
+    ``strength`` defaults to 1 (the full effect) when ``extra`` has no value for it.
+
     Raises:
         InputError: An input the model needs has no value.
     """
     feed: dict[str, np.ndarray] = {}
     for spec in specs:
+        if spec.name == STRENGTH and STRENGTH not in extra:
+            feed[STRENGTH] = np.ones(1, np.float32)  # (1,), as style-swap's ExportSpec declares it
+            continue
         if spec.name not in extra:
             doc = f" ({spec.doc})" if spec.doc else ""
             raise InputError(

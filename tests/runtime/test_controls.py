@@ -53,3 +53,22 @@ def test_stylizer_and_cli_apply_the_controls(tmp_path: Path) -> None:
     assert np.abs(out - np.asarray(Image.open(src), np.int16)).max() <= 1
     bad = cli.invoke(app, ["stylize", str(src), "-o", str(tmp_path / "x.png"), "--strength", "2"])
     assert bad.exit_code == 1 and "strength must be in [0, 1], got 2.0" in bad.output
+
+
+def test_strength_goes_into_the_graph_of_models_that_take_it() -> None:
+    from nst.contract.spec import TensorSpec, image_tensor
+    from nst.runtime.controls import in_graph
+    from nst.runtime.style_inputs import check_style_values, materialise
+
+    image = image_tensor("image", "content")
+    swap = (image, TensorSpec("style", (1, 3, "style_height", "style_width")), TensorSpec("strength", (1,)))
+    controls, feed = in_graph(Controls(0.3, preserve_color=True), swap[1:])
+    assert controls == Controls(1.0, preserve_color=True)  # no pixel blend, colours still kept
+    np.testing.assert_array_equal(feed["strength"], np.array([0.3], np.float32))
+    assert in_graph(Controls(0.3), (image,)) == (Controls(0.3), {})  # other families: pixel blend
+    style = np.zeros((1, 3, 16, 16), np.float32)
+    defaulted = materialise(swap[1:], {"style": style}, 2, 20, 24)
+    np.testing.assert_array_equal(defaulted["strength"], np.ones(1, np.float32))  # the full swap
+    for bad in (np.array([1.5], np.float32), np.array([np.nan], np.float32)):
+        with pytest.raises(InputError, match=r"strength must be in \[0, 1\]"):
+            check_style_values({"strength": bad})

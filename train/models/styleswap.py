@@ -10,6 +10,11 @@ One graph takes a content ``image`` and any ``style`` image:
    fold that averages the overlapping patches back into place;
 3. a trained *inverse network* (Sec. 4) maps the swapped relu3_1 activations back to an image.
 
+The ``strength`` input [1] in [0, 1] is the method's own stylization trade-off: the inverse net
+decodes ``s * swap(f) + (1 - s) * f`` of the content activations ``f`` (1: the full swap, 0: the
+inverse net's reconstruction of the content). The runtime feeds 1 unless told otherwise, and
+``--strength`` goes here for style-swap models instead of into a pixel blend with the photo.
+
 The style patches are computed from the ``style`` input, so their number is data-dependent;
 they are matrix rows, never Conv filters, so TensorRT's ONNX parser accepts the graph with
 dynamic content and style sizes. There is no loop over patches anywhere.
@@ -34,6 +39,7 @@ from nst.train.models.swap import style_swap
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RELU3_1_CHANNELS = 256
+STRENGTH_INPUT = "strength"
 
 
 @dataclass(frozen=True)
@@ -108,15 +114,22 @@ class StyleSwapNet(nn.Module):
     def swap(self, content_feats: torch.Tensor, style_feats: torch.Tensor) -> torch.Tensor:
         return style_swap(content_feats, style_feats, self.config.patch_size)
 
-    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, style: torch.Tensor, strength: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``strength`` (1,) in [0, 1] blends the swapped features with the content's; None: 1."""
         h, w = image.shape[-2], image.shape[-1]
         content_feats = self.encode(pad_to_multiple(image, self.STRIDE))  # (N, 256, H/4, W/4)
         style_feats = self.encode(style)  # (1, 256, Hs/4, Ws/4), floor: no padding needed
-        out = self.decoder(self.swap(content_feats, style_feats))  # (N, 3, H', W')
+        feats = self.swap(content_feats, style_feats)  # (N, 256, H/4, W/4)
+        if strength is not None:
+            s = strength.reshape(1, 1, 1, 1).to(feats.dtype)  # (1,) -> broadcast over (N, C, H, W)
+            feats = content_feats + s * (feats - content_feats)  # s * swap(f) + (1 - s) * f
+        out = self.decoder(feats)  # (N, 3, H', W')
         return out[:, :, :h, :w]
 
     def export_spec(self) -> ExportSpec:
-        """``image`` + ``style`` (independent dynamic sizes) -> ``stylized``.
+        """``image`` + ``style`` (independent dynamic sizes) + ``strength`` [1] -> ``stylized``.
 
         The swap's correlation is N x P x L floats, P = (Hs/4 - 2)(Ws/4 - 2) style patches and
         L = (H/4 - 2)(W/4 - 2) content windows, so validation sizes stay small. The TensorRT
@@ -125,9 +138,10 @@ class StyleSwapNet(nn.Module):
         of 3 would pass 2^31 elements). The runtime resizes style images to a 256 px short side.
         """
         style = TensorSpec("style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]")
+        strength = TensorSpec(STRENGTH_INPUT, (1,), doc="swapped features' share in [0, 1] (1: full swap)")
         return ExportSpec(
             family=self.family,
-            inputs=(image_tensor("image", "content image, RGB in [0, 1]"), style),
+            inputs=(image_tensor("image", "content image, RGB in [0, 1]"), style, strength),
             pad_multiple=self.STRIDE, min_size=self.MIN_SIZE,
             validation_sizes=((1, 97, 131), (2, 61, 45), (1, 64, 64)),
             profile={"min": (1, 16, 16), "opt": (1, 512, 512), "max": (1, 1024, 1024)},
@@ -137,11 +151,13 @@ class StyleSwapNet(nn.Module):
     def example_inputs(
         self, batch: int, height: int, width: int, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        """Random image plus a random style of another (odd) size, ordered like the graph inputs."""
+        """Random image, a random style of another (odd) size and a random strength, ordered like
+        the graph inputs."""
         sh, sw = self.MIN_SIZE + height % 53, self.MIN_SIZE + 1 + width % 59
         return {
             "image": torch.rand(batch, 3, height, width, generator=generator),
             "style": torch.rand(1, 3, sh, sw, generator=generator),
+            STRENGTH_INPUT: torch.rand(1, generator=generator),
         }
 
 
