@@ -19,8 +19,9 @@ out of time is recorded and the next one starts:
 5. ``parity``: ORT CPU FP32 vs the GPU path (torch CUDA FP32/FP16 on the trained checkpoint,
    ORT CUDA where present): PSNR per size (``scripts/gpu_parity.py``).
 
-Without an installed nst the script lays the package out by pyproject's ``package-dir`` in a
-temporary folder of symlinks and puts it on PYTHONPATH (no pip, no network). VGG weights:
+Without an installed nst (or with ``--shim``) the script lays the package out by pyproject's
+``package-dir`` in a temporary folder of symlinks and puts it on PYTHONPATH, with
+PYTHONSAFEPATH=1 so the repo root's bare ``nst/`` folder does not shadow it (no pip, no network). VGG weights:
 ``--vgg-weights``, else ``$NST_VGG_WEIGHTS``, else ``shared/weights`` or ``../shared/weights``.
 Output: ``summary.md``, ``summary.json``, ``env.json``, ``logs/``, ``bench/``, ``train/``,
 ``eval/``, ``models/``.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,11 +194,11 @@ def vgg_weights(given: Path | None) -> Path | None:
     return None
 
 
-def importable(env: dict[str, str]) -> bool:
-    check = "import nst.train, nst.cli.main, nst.bench.targets"
-    return (
-        subprocess.run([sys.executable, "-c", check], env=env, cwd=ROOT, capture_output=True).returncode == 0
-    )
+def nst_location(env: dict[str, str]) -> str | None:
+    """Where ``python -c`` in the repo root imports nst.runtime from, or None if it cannot."""
+    check = "import nst.train, nst.cli.main, nst.bench.targets, nst.runtime; print(nst.runtime.__file__)"
+    done = subprocess.run([sys.executable, "-c", check], env=env, cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def package_shim(dest: Path) -> Path:
@@ -215,14 +217,17 @@ def package_shim(dest: Path) -> Path:
 def setup(session: Session, stage: Stage) -> None:
     """Make ``nst`` importable in subprocesses and point them at the VGG weights."""
     env = session.env
-    if importable(env):
-        stage.figures["nst_import"] = "installed"
+    installed = None if session.args.shim else nst_location(env)
+    if installed:
+        stage.figures["nst_import"] = f"installed ({installed})"
     else:
         shim = package_shim(Path(tempfile.mkdtemp(prefix="nst-shim-")))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH")]))
-        if not importable(env):
-            raise RuntimeError("nst is not importable, even through the package-dir shim (missing deps?)")
-        stage.figures["nst_import"] = f"shim {shim}"
+        env["PYTHONSAFEPATH"] = "1"  # else `python -c` in the repo root finds the bare nst/ folder first
+        where = nst_location(env)
+        if where is None or not where.startswith(str(shim)):
+            raise RuntimeError(f"nst does not import through the package-dir shim {shim} (got {where})")
+        stage.figures["nst_import"] = f"shim ({where})"
     weights = vgg_weights(session.args.vgg_weights)
     stage.figures["vgg_weights"] = str(weights)
     if weights is None:
@@ -237,7 +242,7 @@ def environment(session: Session, stage: Stage) -> None:
     info: dict[str, Any] = {"python": sys.version.split()[0], "executable": sys.executable}
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,compute_cap",
                           "--format=csv,noheader"], capture_output=True, text=True, check=False,
-                         ) if _which("nvidia-smi") else None  # fmt: skip
+                         ) if shutil.which("nvidia-smi") else None  # fmt: skip
     info["nvidia_smi"] = smi.stdout.strip() if smi and smi.returncode == 0 else "absent"
     probe = ("import json, torch, onnxruntime as ort, importlib.util as u; c = torch.cuda.is_available();"
              "print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda,"
@@ -258,10 +263,6 @@ def environment(session: Session, stage: Stage) -> None:
     (session.out / "env.json").write_text(json.dumps(stage.figures, indent=2) + "\n")
     if session.plan.device == "cuda" and not info["cuda_available"]:
         raise RuntimeError("torch sees no CUDA device")
-
-
-def _which(name: str) -> bool:
-    return any((Path(p) / name).is_file() for p in os.environ.get("PATH", "").split(os.pathsep) if p)
 
 
 def bench_targets(session: Session, stage: Stage) -> list[str]:
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vgg-weights", type=Path, help="default: $NST_VGG_WEIGHTS or shared/weights")
     parser.add_argument("--content", type=Path, help="training photos (default: the recipe's, data/content)")
     parser.add_argument("--heldout", type=Path, help="eval photos (default: data/heldout)")
+    parser.add_argument("--shim", action="store_true", help="use the symlink layout even if nst is installed")
     parser.add_argument("--deadline", type=float, help="seconds for the whole session (default: the plan's)")
     args = parser.parse_args(argv)
     plan = DRY_PLAN if args.dry_run else GPU_PLAN

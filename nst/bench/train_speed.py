@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import os
 import statistics
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -313,7 +314,8 @@ def run_train_speed(
     setup = {"family": config.family, "model": dict(task.model_config), "image_size": config.image_size,
              "batch_size": config.batch_size, "style_size": config.style_size, "device": str(device),
              "steps": steps, "warmup": warmup, "min_seconds": min_seconds, "seed": config.seed,
-             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
+             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+             "load_avg_1min": _load()}  # fmt: skip
     machine = machine_description(
         gpu=gpu, versions={"torch": torch.__version__}, threads=torch.get_num_threads()
     )
@@ -324,11 +326,20 @@ def run_train_speed(
         result.cases.append(
             measure_case(bench, name, opts, steps=steps, warmup=warmup, min_seconds=min_seconds)
         )
+    result.setup["load_avg_1min_after"] = _load()
     base = result.cases[0].steps_per_s if result.cases else None
     result.cases = [
         replace(c, speedup=c.steps_per_s / base) if base and c.steps_per_s else c for c in result.cases
     ]
     return result
+
+
+def _load() -> float | None:
+    """The 1-minute load average (other processes slow every case; None where unknown)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def best_case(result: TrainSpeedResult) -> LoopCase | None:
@@ -345,7 +356,8 @@ def markdown_report(result: TrainSpeedResult, command: str) -> str:
         f"Regenerate: `{command}`", "",
         f"{s['family']} {s['model']}, {s['image_size']} px crops, batch {s['batch_size']}, style "
         f"{s['style_size']} px, device {s['device']}, {s['steps']}+ timed steps after {s['warmup']} warm-up, "
-        f"{s['date']}.", "",
+        f"{s['date']}; 1-min load average {s.get('load_avg_1min')} before, "
+        f"{s.get('load_avg_1min_after')} after ({result.machine.get('cores')} cores).", "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in result.machine.items()), "",
         "| loop | steps/s | images/s | median ms/step | speedup vs plain | first loss | last loss | note |",
         "|---|---|---|---|---|---|---|---|",

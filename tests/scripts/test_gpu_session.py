@@ -24,8 +24,8 @@ def test_dry_run_passes_every_stage(tmp_path: Path, content_dir: Path, vgg_weigh
     heldout.mkdir()
     shutil.copy(next(iter(sorted(content_dir.iterdir()))), heldout / "photo.png")
     out = tmp_path / "out"
-    args = [sys.executable, str(ROOT / "scripts" / "gpu_session.py"), "--dry-run", "--out", str(out),
-            "--vgg-weights", str(vgg_weights), "--content", str(content_dir),
+    args = [sys.executable, str(ROOT / "scripts" / "gpu_session.py"), "--dry-run", "--shim",
+            "--out", str(out), "--vgg-weights", str(vgg_weights), "--content", str(content_dir),
             "--heldout", str(heldout)]  # fmt: skip
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
     record = json.loads((out / "summary.json").read_text())
@@ -34,6 +34,7 @@ def test_dry_run_passes_every_stage(tmp_path: Path, content_dir: Path, vgg_weigh
     assert done.returncode == 0 and not problems, (problems, done.stdout[-2000:], done.stderr[-2000:])
     assert list(stages) == ["env", "bench", "bench_train", "train", "eval", "parity"]
     env = json.loads((out / "env.json").read_text())
+    assert env["nst_import"].startswith("shim (")  # the GPU machine's way: no install, symlinks
     assert env["vgg_weights"] == str(vgg_weights.resolve()) and "ort_cuda_ep" in env
     bench = stages["bench"]["figures"]
     assert bench["johnson_full_40x56_fp32_fps"] > 0  # the headline figure, parsed from nst bench's JSON
