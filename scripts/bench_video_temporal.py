@@ -1,8 +1,10 @@
 """Flicker of a temporally trained net vs frame-by-frame and flow blending (issue 16).
 
     .venv/bin/python scripts/bench_video_temporal.py init      # bundled ONNX -> runs/temporal/init.pt
-    .venv/bin/python scripts/bench_video_temporal.py measure   # E_warp + fps -> benchmarks/video.{md,json}
+    .venv/bin/python scripts/bench_video_temporal.py measure bundled|w0|w50  # E_warp, fps -> video.{md,json}
+    .venv/bin/python scripts/bench_video_temporal.py report    # merge the measure runs into benchmarks/video.*
     .venv/bin/python scripts/bench_video_temporal.py strip     # docs/images/video_strip.jpg
+    .venv/bin/python scripts/bench_video_temporal.py fps       # nst bench --video's job on a 640x360 pan
 
 The two nets compared are fine-tuned from the bundled model with the same seed, data and step
 count, with and without ``--temporal-weight`` (commands in docs/VIDEO.md).
@@ -81,7 +83,6 @@ METHODS = (
     ("flow a=0.7", "bundled", "flow", 0.7),
     ("flow a=0.85", "bundled", "flow", 0.85),
     ("fine-tuned, no temporal loss", "w0", "none", 0.0),
-    ("fine-tuned, no temporal loss + flow a=0.7", "w0", "flow", 0.7),
     ("temporal loss W=50", "w50", "none", 0.0),
     ("temporal loss W=50 + flow a=0.7", "w50", "flow", 0.7),
 )
@@ -140,13 +141,15 @@ def measure(models: set[str]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for scene in SCENES:
         clip = EVAL / f"{scene}.mp4"
-        if "bundled" in models or not clip.exists():  # the clips the reference was made from
+        if "bundled" in models:  # the clips every other run reads (made once, with the reference)
             bv.write_clip(clip, scene_frames(scene), SIZE, Fraction(24), crf=18, preset="medium")
+        while not (EVAL / f"{scene}_frame_by_frame.mp4").exists() and "bundled" not in models:
+            time.sleep(10)
         inputs = bv.decode_all(clip)
         floor = warping_error(inputs, inputs)
         rows.append({"scene": scene, "method": "input", "e_warp_dis": floor.e_warp,
                      "e_warp_true": true_warp_error(scene, inputs)})  # fmt: skip
-        reference_clip = EVAL / f"{scene}_frame_by_frame.mp4"
+        reference_clip = EVAL / f"{scene}_frame_by_frame.mp4"  # made by the bundled run (renamed when done)
         reference = None if "bundled" in models else bv.decode_all(reference_clip)
         for label, model, consistency, alpha in METHODS:
             if model not in models:
@@ -165,8 +168,50 @@ def measure(models: set[str]) -> dict[str, Any]:
                 "change_vs_frame_by_frame": bv._mean_abs(outputs, reference), "fps": round(result.fps, 2),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
-    return {"frames": FRAMES, "size": f"{SIZE[0]}x{SIZE[1]}", "rows": rows,
-            "runs": {name: _run_record(name) for name in ("w0", "w50")}}  # fmt: skip
+    return {"frames": FRAMES, "size": f"{SIZE[0]}x{SIZE[1]}", "rows": rows}
+
+
+def bench_fps() -> None:
+    """benchmarks/video-fps.{json,md}: what ``nst bench --video CLIP`` measures, on a 640x360 pan (1 s)."""
+    from nst.bench.video_fps import run_video_bench
+    from nst.runtime.stylizer import default_model_path
+
+    bv = _bench_video()
+    clip = RUNS / "pan640x360.mp4"
+    RUNS.mkdir(parents=True, exist_ok=True)
+    bv.write_clip(
+        clip, bv.make_scene("pan", 24, (640, 360)), (640, 360), Fraction(24), crf=18, preset="medium"
+    )
+    result = run_video_bench(clip, default_model_path(), out_dir=REPO / "benchmarks", tag="video-fps",
+                             force=True, progress=lambda what: print(f"  measuring {what}", flush=True))  # fmt: skip
+    print(result.summary())
+
+
+def merge_report() -> None:
+    """Rows of every ``measure`` run (runs/temporal/eval/rows_*.json) over those already in
+    benchmarks/video.json's ``temporal`` section; rewrites video.json and video.md."""
+    from nst.measure import machine_description
+
+    path = REPO / "benchmarks" / "video.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    old = results.get("temporal", {})
+    rows = {(x["scene"], x["method"]): x for x in old.get("rows", [])}
+    measured = dict(old.get("measured", {}))
+    for part in sorted(EVAL.glob("rows_*.json")):
+        section = json.loads(part.read_text())
+        rows.update({(x["scene"], x["method"]): x for x in section["rows"]})
+        measured[section["models"]] = {
+            k: section[k] for k in ("wall_seconds", "load_average_1_5_15_min_at_start")
+        }
+    order = {m[0]: i for i, m in enumerate((("input",), *METHODS))}
+    results["temporal"] = {
+        "frames": FRAMES, "size": f"{SIZE[0]}x{SIZE[1]}", "machine": machine_description(),
+        "command": ".venv/bin/python scripts/bench_video_temporal.py measure bundled|w0|w50",
+        "measured": measured, "runs": {name: _run_record(name) for name in ("w0", "w50")},
+        "rows": sorted(rows.values(), key=lambda x: (SCENES.index(x["scene"]), order[x["method"]])),
+    }  # fmt: skip
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    _bench_video().write_markdown(results, path.with_suffix(".md"))
 
 
 def _run_record(name: str) -> dict[str, Any]:
@@ -217,38 +262,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("init", "measure", "strip"))
-    parser.add_argument("models", nargs="?", choices=("bundled", "trained", "all"), default="all",
-                        help="measure: the bundled model's methods, the trained nets', or all")  # fmt: skip
+    parser.add_argument("what", choices=("init", "measure", "report", "strip", "fps"))
+    parser.add_argument(
+        "models", nargs="?", choices=("bundled", "w0", "w50", "trained", "all"), default="all",
+        help="measure: the methods of the bundled model, of one trained net, of both, or all",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.what == "init":
         RUNS.mkdir(parents=True, exist_ok=True)
         onnx_to_checkpoint(REPO / "nst" / "assets" / "default_model.onnx", RUNS / "init.pt")
         print(f"-> {RUNS / 'init.pt'}")
     elif args.what == "measure":
-        from nst.measure import machine_description
-
-        path = REPO / "benchmarks" / "video.json"
-        results = json.loads(path.read_text()) if path.exists() else {}
         load = [round(x, 2) for x in os.getloadavg()]
         start = time.perf_counter()
-        models = {"bundled": {"bundled"}, "trained": {"w0", "w50"}}.get(args.models, {"bundled", "w0", "w50"})
+        models = {"trained": {"w0", "w50"}, "all": {"bundled", "w0", "w50"}}.get(args.models, {args.models})
         section = measure(models)
-        old = results.get("temporal", {})
-        kept = [x for x in old.get("rows", []) if (x["scene"], x["method"]) not in
-                {(y["scene"], y["method"]) for y in section["rows"]}]  # fmt: skip
-        order = {m[0]: i for i, m in enumerate((("input",), *METHODS))}
-        section["rows"] = sorted(
-            kept + section["rows"], key=lambda x: (SCENES.index(x["scene"]), order[x["method"]])
-        )
-        runs = {f"{args.models}": {"wall_seconds": round(time.perf_counter() - start, 1),
-                                   "load_average_1_5_15_min_at_start": load}}  # fmt: skip
-        command = ".venv/bin/python scripts/bench_video_temporal.py measure bundled|trained"
-        section.update(machine=machine_description(), measured={**old.get("measured", {}), **runs},
-                       command=command)  # fmt: skip
-        results["temporal"] = section
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        _bench_video().write_markdown(results, path.with_suffix(".md"))
+        section.update(models=args.models, wall_seconds=round(time.perf_counter() - start, 1),
+                       load_average_1_5_15_min_at_start=load)  # fmt: skip
+        (EVAL / f"rows_{args.models}.json").write_text(json.dumps(section, indent=2) + "\n")
+        merge_report()
+    elif args.what == "report":
+        merge_report()
+    elif args.what == "fps":
+        bench_fps()
     else:
         sys.path.insert(0, str(REPO / "scripts"))
         from bench_video_strip import write_strip
