@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_video_temporal.py init      # bundled ONNX -> runs/temporal/init.pt
     .venv/bin/python scripts/bench_video_temporal.py measure bundled|w0|w50  # E_warp, fps -> video.{md,json}
-    .venv/bin/python scripts/bench_video_temporal.py report    # merge the measure runs into benchmarks/video.*
+    .venv/bin/python scripts/bench_video_temporal.py report    # merge measure runs into benchmarks/video.*
     .venv/bin/python scripts/bench_video_temporal.py strip     # docs/images/video_strip.jpg
     .venv/bin/python scripts/bench_video_temporal.py fps       # nst bench --video's job on a 640x360 pan
 
@@ -182,8 +182,12 @@ def bench_fps() -> None:
     bv.write_clip(
         clip, bv.make_scene("pan", 24, (640, 360)), (640, 360), Fraction(24), crf=18, preset="medium"
     )
+
+    def progress(what: str) -> None:
+        print(f"  measuring {what}", flush=True)
+
     result = run_video_bench(clip, default_model_path(), out_dir=REPO / "benchmarks", tag="video-fps",
-                             force=True, progress=lambda what: print(f"  measuring {what}", flush=True))  # fmt: skip
+                             force=True, progress=progress)  # fmt: skip
     print(result.summary())
 
 
