@@ -64,7 +64,8 @@ class Planner:
             try:
                 self._model = TiledModel(self.path, self.spec, self.make_feed, self.providers)
             except TilingError as exc:
-                raise TilingError(f"cannot tile this {self.spec.family} model: {exc}") from exc
+                reason = str(exc).removeprefix("cannot tile: ")
+                raise TilingError(f"cannot tile this {self.spec.family} model: {reason}") from exc
         return self._model
 
     def decide(self, width: int, height: int) -> Decision:
