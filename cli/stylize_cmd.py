@@ -251,3 +251,18 @@ def _stylize_video(
     )  # fmt: skip
     with progress_bar(progress, desc="stylize", unit="frame") as on_frame:
         return stylize_video(video, on_frame).summary()
+
+
+# Registered here beside `stylize` (whose --tile path uses it), so cli/main.py needs no new import.
+@app.command("export-tiled")
+@handle_errors
+def export_tiled(
+    model: Annotated[Path, typer.Argument(help="The .onnx model.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The statistics-fed variant (.onnx).")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
+) -> None:
+    """Write the variant whose InstanceNorm layers take mean/variance as inputs (docs/TILING.md)."""
+    from nst.runtime.tiling import export_stats_model
+
+    written = export_stats_model(model, output, force=force)
+    typer.echo(f"wrote {written} (InstanceNorm layers read nst_in_mean_k / nst_in_var_k)")

@@ -60,3 +60,20 @@ def test_options_carry_the_tile_settings(tmp_path: Path) -> None:
     options = StylizeOptions((PHOTO,), target, tile=64, max_memory="2G", tile_stats="thumbnail")
     result = stylize(options)
     assert result.written == [target] and Image.open(target).size == Image.open(PHOTO).size
+
+
+def test_export_tiled_writes_the_statistics_fed_variant(tmp_path: Path) -> None:
+    import onnx
+
+    target = tmp_path / "model.stats.onnx"
+    code, out = _run_cmd("export-tiled", str(default_model_path()), "-o", str(target))
+    assert code == 0 and "nst_in_mean_k" in out, out
+    inputs = [i.name for i in onnx.load(str(target)).graph.input]
+    assert inputs[0] == "image" and len(inputs) == 1 + 2 * 15
+    code, out = _run_cmd("export-tiled", str(default_model_path()), "-o", str(target))
+    assert code == 1 and "already exists" in out
+
+
+def _run_cmd(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
