@@ -58,14 +58,23 @@ def make_photo(size: tuple[int, int], dest: Path) -> Path:
 def run_case(args: list[str]) -> dict[str, Any]:
     """Run ``nst stylize ARGS`` in a fresh process: wall seconds and peak RSS (MiB)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([*NST, "stylize", *args, "--force", "--no-progress"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*NST, "stylize", *args, "--force", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     code = os.waitstatus_to_exitcode(status)
-    record = {"args": " ".join(["nst", "stylize", *args]), "seconds": round(seconds, 1),
-              "peak_rss_mb": round(usage.ru_maxrss / 1024), "exit": code, "message": (out + err).strip()[-300:]}  # fmt: skip
+    record = {
+        "args": " ".join(["nst", "stylize", *args]),
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "exit": code,
+        "message": (out + err).strip()[-300:],
+    }
     print(json.dumps(record), flush=True)
     return record
 
@@ -110,9 +119,14 @@ def seam_score(out: np.ndarray, ref: np.ndarray, rows: int) -> float:
 def compare(name: str, path: Path, ref: np.ndarray, rows: int) -> dict[str, Any]:
     out = load(path)
     diff = np.abs(out - ref)
-    return {"method": name, "mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max()),
-            "mean_abs_diff_255": float(diff.mean() * 255), "seam_score": seam_score(out, ref, rows),
-            "strip_rows": rows}  # fmt: skip
+    return {
+        "method": name,
+        "mean_abs_diff": float(diff.mean()),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff_255": float(diff.mean() * 255),
+        "seam_score": seam_score(out, ref, rows),
+        "strip_rows": rows,
+    }
 
 
 def seam_figure(paths: dict[str, Path], rows: int, dest: Path) -> None:
@@ -152,21 +166,56 @@ def main() -> None:
         suffix = "png" if mp == 12 else "jpg"
         tiled = args.work / f"out_{mp}mp_exact.{suffix}"
         record = run_case([str(photo), "-o", str(tiled), "--tile", "auto", "--max-memory", budget])
-        runs.append({"megapixels": mp, "size": f"{size[0]}x{size[1]}", "mode": "tiled, exact statistics",
-                     "max_memory": budget, "strip_rows": strip_rows(size, budget, "exact"), **record})  # fmt: skip
+        runs.append(
+            {
+                "megapixels": mp,
+                "size": f"{size[0]}x{size[1]}",
+                "mode": "tiled, exact statistics",
+                "max_memory": budget,
+                "strip_rows": strip_rows(size, budget, "exact"),
+                **record,
+            }
+        )
         if mp != 12:
             write_results(runs, quality, budget)
             continue
         one = args.work / "out_12mp_one_pass.png"
         record = run_case([str(photo), "-o", str(one), "--tile", "off", "--max-memory", "22G"])
-        runs.append({"megapixels": mp, "size": f"{size[0]}x{size[1]}", "mode": "one pass",
-                     "max_memory": "22G", "strip_rows": 0, **record})  # fmt: skip
+        runs.append(
+            {
+                "megapixels": mp,
+                "size": f"{size[0]}x{size[1]}",
+                "mode": "one pass",
+                "max_memory": "22G",
+                "strip_rows": 0,
+                **record,
+            }
+        )
         thumb = args.work / "out_12mp_thumbnail.png"
-        record = run_case([str(photo), "-o", str(thumb), "--tile", "auto", "--tile-stats", "thumbnail",
-                           "--max-memory", budget])  # fmt: skip
+        record = run_case(
+            [
+                str(photo),
+                "-o",
+                str(thumb),
+                "--tile",
+                "auto",
+                "--tile-stats",
+                "thumbnail",
+                "--max-memory",
+                budget,
+            ]
+        )
         rows_t = strip_rows(size, budget, "thumbnail")
-        runs.append({"megapixels": mp, "size": f"{size[0]}x{size[1]}", "mode": "tiled, thumbnail statistics",
-                     "max_memory": budget, "strip_rows": rows_t, **record})  # fmt: skip
+        runs.append(
+            {
+                "megapixels": mp,
+                "size": f"{size[0]}x{size[1]}",
+                "mode": "tiled, thumbnail statistics",
+                "max_memory": budget,
+                "strip_rows": rows_t,
+                **record,
+            }
+        )
         rows = strip_rows(size, budget, "exact")
         naive_out = args.work / "out_12mp_naive.png"
         subprocess.run(
@@ -174,13 +223,22 @@ def main() -> None:
             check=True,
         )
         ref = load(one)
-        quality += [compare("exact statistics (strips)", tiled, ref, rows),
-                    compare("thumbnail statistics (strips)", thumb, ref, rows_t),
-                    compare(f"naive per-strip statistics ({NAIVE_ROWS}-row strips, 64 px halo)", naive_out, ref,
-                            NAIVE_ROWS)]  # fmt: skip
+        quality += [
+            compare("exact statistics (strips)", tiled, ref, rows),
+            compare("thumbnail statistics (strips)", thumb, ref, rows_t),
+            compare(
+                f"naive per-strip statistics ({NAIVE_ROWS}-row strips, 64 px halo)",
+                naive_out,
+                ref,
+                NAIVE_ROWS,
+            ),
+        ]
         del ref
-        seam_figure({"one pass": one, "per-strip statistics": naive_out, "exact statistics": tiled}, NAIVE_ROWS,
-                    REPO / "docs" / "images" / "tiling_seams.jpg")  # fmt: skip
+        seam_figure(
+            {"one pass": one, "per-strip statistics": naive_out, "exact statistics": tiled},
+            NAIVE_ROWS,
+            REPO / "docs" / "images" / "tiling_seams.jpg",
+        )
     write_results(runs, quality, budget)
 
 
@@ -191,22 +249,40 @@ def write_results(runs: list[dict[str, Any]], quality: list[dict[str, Any]], bud
         quality = old.get("equivalence", [])
     keep = [r for r in old.get("runs", []) if r["megapixels"] not in {x["megapixels"] for x in runs}]
     runs = sorted(keep + runs, key=lambda r: (r["megapixels"], r["mode"]))
-    data = {"machine": machine_description(), "model": "nst/assets/default_model.onnx", "runs": runs,
-            "equivalence": quality, "command": "nice -n 10 .venv/bin/python scripts/bench_tiling.py"}  # fmt: skip
+    data = {
+        "machine": machine_description(),
+        "model": "nst/assets/default_model.onnx",
+        "runs": runs,
+        "equivalence": quality,
+        "command": "nice -n 10 .venv/bin/python scripts/bench_tiling.py",
+    }
     path.write_text(json.dumps(data, indent=2) + "\n")
     m = data["machine"]
-    lines = ["# Tiling: photos of any size in bounded memory", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores; bundled model; `{data['command']}`", "",
-             "| photo | mode | --max-memory | strip rows | time (s) | peak RSS (MB) | exit |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# Tiling: photos of any size in bounded memory",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores; bundled model; `{data['command']}`",
+        "",
+        "| photo | mode | --max-memory | strip rows | time (s) | peak RSS (MB) | exit |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
-        lines.append(f"| {r['megapixels']} MP ({r['size']}) | {r['mode']} | {r['max_memory']} | "
-                     f"{r['strip_rows'] or '-'} | {r['seconds']} | {r['peak_rss_mb']} | {r['exit']} |")  # fmt: skip
-    lines += ["", "Equivalence at 12 MP (4000x3000) against one pass (8-bit PNG outputs, values in [0, 1]):", "",
-              "| method | mean abs diff | (x 255) | max abs diff | seam score (1.0 = like one pass) |",
-              "|---|---|---|---|---|"]  # fmt: skip
+        lines.append(
+            f"| {r['megapixels']} MP ({r['size']}) | {r['mode']} | {r['max_memory']} | "
+            f"{r['strip_rows'] or '-'} | {r['seconds']} | {r['peak_rss_mb']} | {r['exit']} |"
+        )
+    lines += [
+        "",
+        "Equivalence at 12 MP (4000x3000) against one pass (8-bit PNG outputs, values in [0, 1]):",
+        "",
+        "| method | mean abs diff | (x 255) | max abs diff | seam score (1.0 = like one pass) |",
+        "|---|---|---|---|---|",
+    ]
     for q in quality:
-        lines.append(f"| {q['method']} | {q['mean_abs_diff']:.2e} | {q['mean_abs_diff_255']:.3f} | "
-                     f"{q['max_abs_diff']:.3f} | {q['seam_score']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {q['method']} | {q['mean_abs_diff']:.2e} | {q['mean_abs_diff_255']:.3f} | "
+            f"{q['max_abs_diff']:.3f} | {q['seam_score']:.2f} |"
+        )
     (OUT / "tiling.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {path} and {OUT / 'tiling.md'} (budget {budget})")
 
