@@ -159,7 +159,8 @@ def main() -> None:
         return
     args.work.mkdir(parents=True, exist_ok=True)
     budget = args.max_memory
-    runs, quality = [], []
+    runs: list[dict[str, Any]] = []
+    quality: list[dict[str, Any]] = []
     for mp in [int(s) for s in args.sizes.split(",")]:
         size = SIZES[mp]
         photo = make_photo(size, args.work / f"photo_{mp}mp.jpg")
@@ -249,7 +250,7 @@ def write_results(runs: list[dict[str, Any]], quality: list[dict[str, Any]], bud
         quality = old.get("equivalence", [])
     keep = [r for r in old.get("runs", []) if r["megapixels"] not in {x["megapixels"] for x in runs}]
     runs = sorted(keep + runs, key=lambda r: (r["megapixels"], r["mode"]))
-    data = {
+    data: dict[str, Any] = {
         "machine": machine_description(),
         "model": "nst/assets/default_model.onnx",
         "runs": runs,
