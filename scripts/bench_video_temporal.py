@@ -231,7 +231,7 @@ def temporal_tables(r: dict[str, Any]) -> list[str]:
     """Markdown for the ``temporal`` section of benchmarks/video.json (used by bench_video.py too)."""
     rows = r["rows"]
     methods = list(dict.fromkeys(x["method"] for x in rows))
-    md = [f"## Flicker: E_warp, temporal loss vs flow blending ({r['size']}, {r['frames']} frames)", "",
+    md = ["", f"## Flicker: E_warp, temporal loss vs flow blending ({r['size']}, {r['frames']} frames)", "",
           "E_warp (Lai et al. 2018): mean over frame pairs of "
           "sum_i M(i) ||O_t(i) - W(O_t-1)(i)||^2 / sum_i M(i), "
           "RGB in [0, 1], W and M from the DIS flow of the input (full resolution; `nst eval-video`) or from "

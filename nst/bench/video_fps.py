@@ -198,9 +198,14 @@ def _measure(
                         round(seconds, 3), round(result.frames / seconds, 3), result.backend)  # fmt: skip
 
 
-def write_video_fps(cases: Sequence[VideoFpsCase], clip: Path, model: Path, out_dir: Path,
-                    tag: str = "video-fps") -> tuple[Path, Path]:  # fmt: skip
-    """Write ``<tag>.json`` and ``<tag>.md`` into ``out_dir`` (replaced; the caller checks --force)."""
+def write_video_fps(
+    cases: Sequence[VideoFpsCase], clip: Path, model: Path, out_dir: Path, tag: str = "video-fps",
+    load: Sequence[float] | None = None,
+) -> tuple[Path, Path]:  # fmt: skip
+    """Write ``<tag>.json`` and ``<tag>.md`` into ``out_dir`` (replaced; the caller checks --force).
+
+    ``load`` is the 1/5/15-minute load average when the run started (other work skews frames/s).
+    """
     from nst.bench.targets import gpu_name
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +215,7 @@ def write_video_fps(cases: Sequence[VideoFpsCase], clip: Path, model: Path, out_
         "nst_version": nst.__version__, "clip": clip.name, "model": model.name,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_description(gpu=gpu), "cases": [asdict(c) for c in cases],
+        "load_average_1_5_15_min_at_start": list(load) if load is not None else None,
     }  # fmt: skip
     json_path, md_path = out_dir / f"{tag}.json", out_dir / f"{tag}.md"
     write_bytes(json_path, (json.dumps(record, indent=2) + "\n").encode())
@@ -225,7 +231,12 @@ def video_fps_markdown(record: dict[str, Any]) -> str:
         f"# Video end to end: decode + infer + encode ({record['clip']}, {size})",
         "",
         f"Model `{record['model']}`, nst {record['nst_version']}, {record['date']}. "
-        f"Machine: {_machine(record['machine'])}.",
+        f"Machine: {_machine(record['machine'])}."
+        + (
+            f" Load average (1/5/15 min) at the start: {record['load_average_1_5_15_min_at_start']}."
+            if record.get("load_average_1_5_15_min_at_start")
+            else ""
+        ),
         "",
         "| target | backend | consistency | frames | batch | seconds | frames/s |",
         "|---|---|---|---:|---:|---:|---:|",
@@ -278,13 +289,16 @@ def run_video_bench(
         InputError: Bad names or batch size (before any work).
         OutputExistsError: The results exist and ``force`` is false (before any work).
     """
+    import os
+
     from nst.artifacts import check_targets
 
+    load = [round(x, 2) for x in os.getloadavg()]
     chosen = list(targets) if targets is not None else available_targets(engine)
     modes = list(consistencies) or list(CONSISTENCIES)
     check_video_targets(chosen, modes, engine)
     check_targets([out_dir / f"{tag}.json", out_dir / f"{tag}.md"], force=force, what=" (or --tag NAME)")
     cases = bench_video_fps(clip, model, chosen, consistencies=modes, engine=engine, device_id=device_id,
                             batch_size=batch_size, progress=progress)  # fmt: skip
-    json_path, md_path = write_video_fps(cases, clip, model, out_dir, tag)
+    json_path, md_path = write_video_fps(cases, clip, model, out_dir, tag, load)
     return VideoBenchResult(cases, json_path, md_path)
