@@ -37,9 +37,9 @@ def test_dry_run_passes_every_stage(tmp_path: Path, content_dir: Path, vgg_weigh
     assert env["nst_import"].startswith("shim (")  # the GPU machine's way: no install, symlinks
     assert env["vgg_weights"] == str(vgg_weights.resolve()) and "ort_cuda_ep" in env
     bench = stages["bench"]["figures"]
-    assert bench["johnson_full_40x56_fp32_fps"] > 0  # the headline figure, parsed from nst bench's JSON
+    assert bench["johnson_full_32x40_fp32_fps"] > 0  # the headline figure, parsed from nst bench's JSON
     assert "torch-cuda" in bench["skipped_targets"]  # a GPU target without a GPU: skipped with the reason
-    assert {"bundled ort-cpu 32x32", "johnson_full torch-eager 40x56"} <= set(bench["best_img_s"])
+    assert {"bundled ort-cpu 32x40", "johnson_full torch-eager 32x40"} <= set(bench["best_img_s"])
     loops = stages["bench_train"]["figures"]["gpu"]
     assert {"plain", "cached-gram", "+load-in-process", "+load-1-workers"} <= set(loops)
     trained = stages["train"]["figures"]["models"]["default"]
@@ -48,4 +48,43 @@ def test_dry_run_passes_every_stage(tmp_path: Path, content_dir: Path, vgg_weigh
     assert evals["default-gpu"]["model_loss"] > 0 and evals["default-shipped"]["model_loss"] > 0
     assert min(stages["parity"]["figures"]["torch-cpu"].values()) >= 40  # torch vs ORT CPU, PSNR dB
     summary = (out / "summary.md").read_text()
-    assert "| bench | ok |" in summary and "johnson_full_40x56_fp32_fps" in summary
+    assert "| bench | ok |" in summary and "johnson_full_32x40_fp32_fps" in summary
+
+
+def test_vgg_weights_from_the_device_copy_or_beside_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_session
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    repo = tmp_path / "work" / "main"
+    inside, beside = (
+        repo / "shared" / gpu_session.VGG_NAME,
+        tmp_path / "work" / "shared" / gpu_session.VGG_NAME,
+    )
+    for path in (inside, beside):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"weights")
+    monkeypatch.setattr(gpu_session, "ROOT", repo)
+    monkeypatch.delenv("NST_VGG_WEIGHTS", raising=False)
+    assert gpu_session.vgg_weights(None) == inside  # the device copy: shared/ in the repo root
+    inside.unlink()
+    assert gpu_session.vgg_weights(None) == beside  # this checkout: ../shared
+    monkeypatch.setenv("NST_VGG_WEIGHTS", str(tmp_path / "missing.pth"))
+    assert gpu_session.vgg_weights(None) == beside  # a wrong variable does not hide a real file
+    beside.unlink()
+    assert gpu_session.vgg_weights(None) is None
+
+
+def test_the_gpu_plan_fits_one_device_call() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_session
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    plan = gpu_session.GPU_PLAN
+    assert sum(plan.budgets.values()) <= plan.deadline_s <= 9 * 60  # the bound, per call
+    assert plan.headline == ("1080p", "fp16") and {"256", "4k"} <= set(plan.sizes)
+    assert set(plan.budgets) == {"env", "bench", "bench_train", "train", "eval", "parity"}
