@@ -23,7 +23,7 @@ DIFF_ROWS = (
     ("|change| x4, flow a=0.7", "noisy_pan_flow_a_0_7"),
     ("|change| x4, temporal loss", "noisy_pan_temporal_loss_W_50"),
 )
-FIRST, COUNT, TILE, LABEL = 20, 4, (240, 180), 190
+FIRST, COUNT, TILE, LABEL = 20, 4, (224, 168), 180
 
 
 def _decode(path: Path) -> list[np.ndarray]:
@@ -46,7 +46,7 @@ def _flicker(frames: list[np.ndarray], t: int) -> np.ndarray:
 
 
 def write_strip(eval_dir: Path, out: Path) -> Path:
-    """Compose the strip from the clips in ``eval_dir`` into ``out`` (JPEG, quality 85)."""
+    """Compose the strip from the clips in ``eval_dir`` into ``out`` (JPEG, quality 72)."""
     from PIL import Image, ImageDraw
 
     tiles: list[tuple[str, list[np.ndarray]]] = []
@@ -67,6 +67,6 @@ def write_strip(eval_dir: Path, out: Path) -> Path:
         for col, frame in enumerate(frames):
             sheet.paste(Image.fromarray(frame).resize(TILE, Image.Resampling.LANCZOS), (LABEL + col * w, y))
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, quality=85)
+    sheet.save(out, quality=72)
     print(f"-> {out} ({out.stat().st_size // 1024} KB)")
     return out
