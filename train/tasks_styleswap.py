@@ -3,9 +3,10 @@
 Chen & Schmidt 2016, Sec. 4: the inverse network ``f`` is trained so that the encoder's
 relu3_1 activations of its output match its input activations ``H``:
 ``|Phi(f(H)) - H|^2 + lambda * TV(f(H))``. ``H`` comes from content crops, crops of the style
-images and style-swapped content activations, so the network sees the distribution it inverts
-at test time (the paper trains on content and style activations; adding swapped ones is our
-choice, it costs one swap per step).
+images, style-swapped content activations and one blend ``f + u * (swap(f) - f)`` of a content
+crop's activations with its swap (``u`` uniform in [0, 1], seeded per step), so the network sees
+the distribution it inverts at test time, ``strength`` blends included (the paper trains on
+content and style activations; the swapped and blended ones are our choice, one swap per step).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class StyleSwapTask:
             content_feats = model.encode(content)  # (N, 256, S/4, S/4)
             style_feats = model.encode(self._style_crops(max(1, n // 2), size))  # (N/2, 256, S/4, S/4)
             swapped = model.swap(content_feats[:1], style_feats[:1])  # (1, 256, S/4, S/4)
-            targets = torch.cat([content_feats, style_feats, swapped])  # (M, 256, S/4, S/4)
+            u = float(torch.rand((), generator=self._generator))  # a --strength the net must invert
+            blended = content_feats[:1] + u * (swapped - content_feats[:1])  # (1, 256, S/4, S/4)
+            targets = torch.cat([content_feats, style_feats, swapped, blended])  # (M, 256, S/4, S/4)
         output = model.decoder(targets)  # (M, 3, S, S)
         losses = {
             "feature": cfg.content_weight * relative_mse(model.encode(output).float(), targets.float()),
