@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 : "${NST_VGG_WEIGHTS:=$(realpath ../shared/weights/vgg16_imagenet_features.pth)}"
 export NST_VGG_WEIGHTS
-STEPS=${STEPS:-700}
+STEPS=${STEPS:-150}
 STYLES="swirl mosaic waves dots hatching"
 RUN=runs/cin4/run
 OUT=docs/quality/multistyle_default
