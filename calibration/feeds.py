@@ -76,6 +76,8 @@ class ModelFeeds:
                 out[name] = np.ascontiguousarray(np.broadcast_to(mask, (len(image), s, MASK_SIZE, MASK_SIZE)))
             elif name == "style":
                 out[name] = np.ascontiguousarray(image[:1, :, ::-1, ::-1])
+            elif name == "strength":  # style-swap: the full swap, the runtime's default
+                out[name] = np.ones(1, np.float32)
             else:
                 raise CalibrationError(
                     f"cannot make calibration values for input {name!r} of a {self.spec.family} model; "

@@ -42,7 +42,7 @@ from nst.io import (
 )
 from nst.jobs import Job, plan_outputs
 from nst.runtime.base import Runner
-from nst.runtime.controls import Controls
+from nst.runtime.controls import Controls, in_graph
 from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import ExtraInput, materialise, noise_feeds, style_feeds
 from nst.runtime.tiling.memory import TileSetting, default_max_memory, parse_memory
@@ -96,7 +96,7 @@ class Stylizer:
         preserve_color: bool = False, tile: str | int = "auto", max_memory: int | str | None = None,
         tile_stats: str = "exact",
     ) -> None:  # fmt: skip
-        self.controls = Controls(strength, preserve_color)
+        controls = Controls(strength, preserve_color)
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         setting = TileSetting.parse(tile)
@@ -113,7 +113,8 @@ class Stylizer:
         self.input_name = self.runner.spec.inputs[0].name
         self.output_name = self.runner.spec.outputs[0].name
         self.extra_specs = self.runner.spec.inputs[1:]
-        self.noise = noise_feeds(self.extra_specs, seed)  # {} unless the model takes noise
+        self.controls, strength_feed = in_graph(controls, self.extra_specs)  # style-swap: in the graph
+        self.noise = {**noise_feeds(self.extra_specs, seed), **strength_feed}  # {} unless noise/strength
         self.extra: dict[str, ExtraInput] | None = None  # None: nothing chosen at construction
         if style is not None or style_weights is not None or masks is not None or inputs:
             self.extra = self.extra_inputs(

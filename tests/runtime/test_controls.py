@@ -72,3 +72,34 @@ def test_strength_goes_into_the_graph_of_models_that_take_it() -> None:
     for bad in (np.array([1.5], np.float32), np.array([np.nan], np.float32)):
         with pytest.raises(InputError, match=r"strength must be in \[0, 1\]"):
             check_style_values({"strength": bad})
+
+
+def test_stylizer_feeds_strength_to_style_swap_models(tmp_path: Path) -> None:
+    import onnx
+    import torch
+
+    from nst.contract.metadata import ModelMetadata
+    from nst.export.onnx_export import onnx_from_module
+    from nst.train.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("styleswap", {"base_channels": 4}).eval()
+    proto = onnx_from_module(net, net.export_spec())
+    onnx.helper.set_model_props(
+        proto, ModelMetadata("styleswap", (), net.export_spec(), "0.1.0", {}).to_props()
+    )
+    onnx.save(proto, str(tmp_path / "swap.onnx"))
+    photo, style = RNG.random((29, 35, 3), dtype=np.float32), RNG.random((1, 3, 24, 20), dtype=np.float32)
+    runs = {}
+    for s in (0.0, 0.5, 1.0):
+        with Stylizer(tmp_path / "swap.onnx", inputs={"style": style}, strength=s) as stylizer:
+            assert stylizer.controls.strength == 1.0  # no pixel blend on top
+            runs[s] = stylizer.stylize_array(photo)
+    with torch.no_grad():
+        image = torch.from_numpy(photo.transpose(2, 0, 1)[None].copy())
+        for s, got in runs.items():
+            expected = net(image, torch.from_numpy(style), torch.full((1,), s))[0].numpy().transpose(1, 2, 0)
+            np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert (
+        np.abs(runs[0.0] - runs[1.0]).mean() > 1e-3 and np.abs(runs[0.0] - photo).mean() > 1e-3
+    )  # not a blend

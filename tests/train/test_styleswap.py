@@ -163,10 +163,11 @@ def test_exported_graph_matches_patch_loop_reference(styleswap_onnx: tuple[Path,
         feats, _ = style_swap_reference(model.encode(pad_to_multiple(image, 4)), model.encode(style))
         expected = model.decoder(feats)[:, :, :21, :19].numpy()
     with OrtRunner(onnx_path, providers="cpu") as runner:
-        assert [t.name for t in runner.spec.inputs] == ["image", "style"]
-        got = runner.infer({"image": image.numpy(), "style": style.numpy()})["stylized"]
+        assert [t.name for t in runner.spec.inputs] == ["image", "style", "strength"]
+        full = np.ones(1, np.float32)
+        got = runner.infer({"image": image.numpy(), "style": style.numpy(), "strength": full})["stylized"]
         with pytest.raises(InputError, match=r"missing model input\(s\) \['style'\]"):
-            runner.infer({"image": image.numpy()})
+            runner.infer({"image": image.numpy(), "strength": full})
     assert got.shape == (1, 3, 21, 19)
     assert np.abs(got - expected).max() < 1e-4
 
@@ -265,6 +266,7 @@ def test_tensorrt_parses_and_builds_the_fp16_graph(untrained_onnx: Path, tmp_pat
     feed = {
         "image": rng.random((1, 3, 64, 72), dtype=np.float32),
         "style": rng.random((1, 3, 48, 40), dtype=np.float32),
+        "strength": np.ones(1, np.float32),
     }
     result = convert_fp16(untrained_onnx, tmp_path / "styleswap_fp16.onnx", validation_feeds=[feed])
     assert result.psnr_db is not None and result.psnr_db >= 30  # ORT, FP16 vs FP32 (checked inside too)
