@@ -30,8 +30,6 @@ from nst.runtime.registry import open_runner
 from nst.runtime.style_inputs import WEIGHTS
 from nst.runtime.stylizer import Stylizer, default_model_path
 
-MULTISTYLE_MODEL = "multistyle_model.onnx"
-
 MIN_TILE = 16  # the smallest image nst models accept
 LABEL_HEIGHT = 18
 GAP = 4
@@ -121,8 +119,7 @@ def contact_sheet(options: SheetOptions) -> SheetResult:
 
 def default_sheet_model() -> Path:
     """The bundled multi-style model (every style gets a tile), else the bundled single-style one."""
-    multi = default_model_path().with_name(MULTISTYLE_MODEL)
-    return multi if multi.is_file() else default_model_path()
+    return default_model_path(multi_style=True)
 
 
 def _resized(image: LoadedImage, short_side: int) -> LoadedImage:

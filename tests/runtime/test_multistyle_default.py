@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import nst.cli.sheet_cmd  # noqa: F401 (registers the command until cli/main.py imports it)
-import nst.runtime.sheet as sheet_module
+import nst.runtime.stylizer as stylizer_module
 from nst.cli.main import app
 from nst.runtime.sheet import SheetOptions, contact_sheet, default_sheet_model
 from nst.runtime.stylizer import Stylizer, default_model_path
@@ -69,5 +69,15 @@ def test_sheet_without_a_model_shows_every_style(photo: Path, tmp_path: Path) ->
 
 
 def test_sheet_falls_back_to_the_single_style_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sheet_module, "MULTISTYLE_MODEL", "absent_model.onnx")
+    monkeypatch.setattr(stylizer_module, "MULTISTYLE_MODEL", "absent_model.onnx")
     assert default_sheet_model() == default_model_path()
+
+
+def test_stylize_by_name_without_a_model(photo: Path, tmp_path: Path) -> None:
+    outs = [tmp_path / "mosaic.png", tmp_path / "dots.png"]
+    for out in outs:
+        result = CliRunner().invoke(app, ["stylize", str(photo), "--style", out.stem, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "multistyle_model.onnx" in result.output
+    a, b = (np.asarray(Image.open(p), np.float32) for p in outs)
+    assert a.shape == b.shape == (40, 56, 3) and np.abs(a - b).mean() > 1.0  # 8-bit levels
