@@ -111,3 +111,23 @@ def test_two_ranks_train_with_the_temporal_loss(tmp_path: Path, content_dir: Pat
     assert a["history"]["temporal"][0] > 0
     for key in ("total", "temporal"):
         torch.testing.assert_close(a["history"][key], b["history"][key], rtol=1e-4, atol=0, msg=key)
+
+
+def test_cli_refuses_init_where_it_does_not_apply(
+    tmp_path: Path, content_dir: Path, style_image: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from nst.cli.main import app
+
+    base = ["train", "-c", str(content_dir), "-o", str(tmp_path / "run")]
+    style = ["-s", str(style_image)]
+    cases = [
+        ([*style, "--init", "x.pt", "--family", "cin"], "--init fine-tunes a johnson net"),
+        (["--init", "x.pt", "--from", "y.pt"], "--init starts a single-style net from a checkpoint"),
+        ([*style, "--family", "cin", "--temporal-weight", "1"], "temporal_weight is supported for johnson"),
+    ]
+    for extra, message in cases:
+        result = CliRunner().invoke(app, base + extra)
+        assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "run").exists()
