@@ -85,7 +85,12 @@ METHODS = (
     ("fine-tuned, no temporal loss", "w0", "none", 0.0),
     ("temporal loss W=50", "w50", "none", 0.0),
     ("temporal loss W=50 + flow a=0.7", "w50", "flow", 0.7),
+    ("fine-tuned 300 steps, no temporal loss", "w0_300", "none", 0.0),
+    ("temporal loss W=50, 300 steps", "w50_300", "none", 0.0),
+    ("temporal loss W=50, 300 steps + flow a=0.7", "w50_300", "flow", 0.7),
 )
+#: the run each trained model comes from: name -> (run folder, step)
+TRAINED = {"w0": ("w0", 150), "w50": ("w50", 150), "w0_300": ("w0", 300), "w50_300": ("w50", 300)}
 SCENES = ("pan", "noisy_pan", "handheld", "static", "object")
 FRAMES, SIZE = 32, (320, 240)
 EVAL = RUNS / "eval"
@@ -211,7 +216,7 @@ def merge_report() -> None:
     results["temporal"] = {
         "frames": FRAMES, "size": f"{SIZE[0]}x{SIZE[1]}", "machine": machine_description(),
         "command": ".venv/bin/python scripts/bench_video_temporal.py measure bundled|w0|w50",
-        "measured": measured, "runs": {name: _run_record(name) for name in ("w0", "w50")},
+        "measured": measured, "runs": {name: _run_record(name) for name in TRAINED},
         "rows": sorted(rows.values(), key=lambda x: (SCENES.index(x["scene"]), order[x["method"]])),
     }  # fmt: skip
     path.write_text(json.dumps(results, indent=2) + "\n")
@@ -268,7 +273,7 @@ def main() -> int:
     )
     parser.add_argument("what", choices=("init", "measure", "report", "strip", "fps"))
     parser.add_argument(
-        "models", nargs="?", choices=("bundled", "w0", "w50", "trained", "all"), default="all",
+        "models", nargs="?", choices=("bundled", *TRAINED, "trained", "all"), default="all",
         help="measure: the methods of the bundled model, of one trained net, of both, or all",
     )  # fmt: skip
     args = parser.parse_args()
@@ -279,7 +284,7 @@ def main() -> int:
     elif args.what == "measure":
         load = [round(x, 2) for x in os.getloadavg()]
         start = time.perf_counter()
-        models = {"trained": {"w0", "w50"}, "all": {"bundled", "w0", "w50"}}.get(args.models, {args.models})
+        models = {"trained": set(TRAINED), "all": {"bundled", *TRAINED}}.get(args.models, {args.models})
         section = measure(models)
         section.update(models=args.models, wall_seconds=round(time.perf_counter() - start, 1),
                        load_average_1_5_15_min_at_start=load)  # fmt: skip
