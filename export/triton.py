@@ -40,6 +40,7 @@ BACKENDS = ("native", "python", "both")
 INSTANCE_KINDS = {"gpu": "KIND_GPU", "cpu": "KIND_CPU"}
 DEFAULT_MAX_BATCH = 8
 PYTHON_SUFFIX = "_python"
+OPTIONAL_INPUTS = ("strength",)  # style-swap: omitted means 1 (the python backend fills it)
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 #: numpy dtype name -> Triton data type
 DATA_TYPES = {
@@ -265,7 +266,10 @@ def model_config(name: str, backend: str, source: ModelSource, options: TritonOp
     for tensors, add in ((spec.inputs, config.input.add), (spec.outputs, config.output.add)):
         for t in tensors:
             dtype = source.io_dtypes.get(t.name, t.dtype) if native else t.dtype
-            add(name=t.name, data_type=pb.DataType.Value(_data_type(dtype, t)), dims=_dims(t, batch > 0))
+            data_type = pb.DataType.Value(_data_type(dtype, t))
+            tensor = add(name=t.name, data_type=data_type, dims=_dims(t, batch > 0))
+            if not native and t.name in OPTIONAL_INPUTS:  # the python backend feeds its default
+                tensor.optional = True
     if batch:
         config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
     kind = pb.ModelInstanceGroup.Kind.Value(INSTANCE_KINDS[options.instance_kind])

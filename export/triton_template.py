@@ -79,6 +79,9 @@ class TritonPythonModel:
             feed = {}
             for name in self.inputs:
                 tensor = pb_utils.get_input_tensor_by_name(request, name)
+                if tensor is None and name == "strength":  # style-swap, optional: the full swap
+                    feed[name] = np.ones(1, np.float32)
+                    continue
                 if tensor is None:
                     responses[index] = self._failure(self.input_error(f"missing model input {name!r}"))
                     break

@@ -18,9 +18,16 @@ from nst.contract.metadata import ModelMetadata
 from nst.contract.noise import NOISE_PREFIX
 from nst.errors import InputError
 from nst.runtime.style_image import STYLE_INPUT
-from nst.runtime.style_inputs import WEIGHTS, ExtraInput, check_style_values, noise_feeds, style_feeds
+from nst.runtime.style_inputs import (
+    STRENGTH,
+    WEIGHTS,
+    ExtraInput,
+    check_style_values,
+    noise_feeds,
+    style_feeds,
+)
 
-HANDLED = (WEIGHTS, "style_masks", STYLE_INPUT)
+HANDLED = (WEIGHTS, "style_masks", STYLE_INPUT, STRENGTH)  # strength: the request's strength field
 
 
 @dataclass(frozen=True)

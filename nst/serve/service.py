@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from nst.contract.spec import TensorSpec
 from nst.errors import InputError, did_you_mean
 from nst.runtime.base import Runner
-from nst.runtime.controls import Controls
+from nst.runtime.controls import Controls, in_graph
 from nst.runtime.registry import open_runner
-from nst.runtime.style_inputs import parse_weights
+from nst.runtime.style_inputs import STRENGTH, parse_weights
 from nst.serve.batcher import Job, ModelWorker, infer_batch
 from nst.serve.choice import Choice, Options, choose, digest, needs
 from nst.serve.errors import RequestTimeoutError, UnavailableError, UnknownModelError
@@ -195,7 +195,9 @@ class StyleService:
         fmt = negotiate(request.accept)
         served.worker.check_room()  # a full queue answers 503 before any decoding
         choice = await run_in_threadpool(self._choose, served, request)
-        controls = _controls(request.options)
+        controls, strength = in_graph(_controls(request.options), served.runner.spec.inputs[1:])
+        if strength:  # style-swap: the feature-space trade-off, part of the batch key
+            choice = Choice({**choice.extra, **strength}, (choice.key, float(strength[STRENGTH][0])))
         image = await run_in_threadpool(decode_image, request.image, field="image",
                                         max_pixels=self.options.max_pixels)  # fmt: skip
         height, width = image.rgb.shape[:2]

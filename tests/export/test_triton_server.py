@@ -158,6 +158,8 @@ def server(setup: dict[str, str], model_files: dict[str, Path], tmp_path_factory
 
 def local(model: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
     with open_runner(model, providers="cpu", threads=1) as runner:
+        if "strength" in {t.name for t in runner.spec.inputs} and "strength" not in feed:
+            feed = {**feed, "strength": np.ones(1, np.float32)}  # optional in Triton: fed 1 there
         return runner.infer(feed)["stylized"]
 
 
@@ -204,6 +206,10 @@ def test_grpc_matches_the_local_runner(server: Server, model_files: dict[str, Pa
         out = infer_grpc(server.grpc, model, feed)
         assert out.shape == (batch, 3, height, width) and out.dtype == np.float32
         assert float(np.abs(out - local(model_files[model], feed)).max()) <= 1e-6
+        if model == "swap":  # its optional strength input, given
+            feed["strength"] = np.full(1, 0.25, np.float32)
+            out = infer_grpc(server.grpc, model, feed)
+            assert float(np.abs(out - local(model_files[model], feed)).max()) <= 1e-6
 
 
 def test_http_json_protocol_matches_the_local_runner(server: Server, model_files: dict[str, Path]) -> None:

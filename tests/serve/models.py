@@ -72,22 +72,28 @@ def multistyle_model(path: Path) -> Path:
 
 
 def styleswap_model(path: Path) -> Path:
-    """A style-swap-like net: ``sigmoid(image + mean colour of the style image)``."""
+    """A style-swap-like net: ``sigmoid(image + strength * mean colour of the style image)``.
+
+    Like real style-swap exports it takes ``strength`` [1] in the graph (0: ``sigmoid(image)``).
+    """
     from onnx import TensorProto, helper, numpy_helper
 
     shape = ["batch", 3, "height", "width"]
     inits = [numpy_helper.from_array(np.array([2, 3], np.int64), "hw")]
     nodes = [helper.make_node("ReduceMean", ["style", "hw"], ["mean"], keepdims=1),
-             helper.make_node("Add", ["image", "mean"], ["pre"]),
+             helper.make_node("Mul", ["mean", "strength"], ["shift"]),
+             helper.make_node("Add", ["image", "shift"], ["pre"]),
              helper.make_node("Sigmoid", ["pre"], ["stylized"])]  # fmt: skip
     graph = helper.make_graph(
         nodes, "styleswap",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape),
-         helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 3, "style_height", "style_width"])],
+         helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 3, "style_height", "style_width"]),
+         helper.make_tensor_value_info("strength", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, shape)], initializer=inits,
     )  # fmt: skip
     style = TensorSpec("style", (1, 3, "style_height", "style_width"), doc="style image, RGB in [0, 1]")
-    spec = ExportSpec(family="styleswap", inputs=(IMAGE, style))
+    strength = TensorSpec("strength", (1,), doc="swapped features' share in [0, 1] (1: full swap)")
+    spec = ExportSpec(family="styleswap", inputs=(IMAGE, style, strength))
     return _save(graph, ModelMetadata("styleswap", (), spec, "0.1.0", {}), path)
 
 

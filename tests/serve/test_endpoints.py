@@ -85,6 +85,20 @@ def test_styleswap_takes_a_style_image(client: httpx.Client) -> None:
     assert decoded(r.content).size == (24, 24)
 
 
+def test_styleswap_strength_goes_into_the_graph(client: httpx.Client) -> None:
+    photo = encoded(24, 24)
+    files = {"image": ("p.png", photo, "image/png"), "style_image": ("s.png", encoded(40, 30), "image/png")}
+    outs = {}
+    for strength in ("0", "1"):
+        r = client.post("/v1/stylize", data={"model": "swap", "strength": strength}, files=files)
+        assert r.status_code == 200, r.text
+        outs[strength] = np.asarray(decoded(r.content), np.float32)
+    rgb = np.asarray(decoded(photo), np.float32) / 255
+    expected = 255 / (1 + np.exp(-rgb))  # strength 0 in the graph: sigmoid(image), not the photo
+    assert np.abs(outs["0"] - expected).max() <= 1
+    assert np.abs(outs["1"] - outs["0"]).max() > 10  # the style's colour comes back at 1
+
+
 @pytest.mark.parametrize(
     ("params", "status", "message"),
     [
