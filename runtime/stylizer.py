@@ -221,7 +221,7 @@ class Stylizer:
     ) -> np.ndarray:
         """One image in strips of ``strip_rows`` rows (exact or thumbnail statistics) -> (H, W, 3)."""
         height, width = image.rgb.shape[:2]
-        feed = {self.input_name: np.ascontiguousarray(image.rgb.transpose(2, 0, 1))[None]}
+        feed = {self.input_name: image.rgb.transpose(2, 0, 1)[None]}  # a view: no full-size copy
         chosen = self.extra if extra is None else extra
         if self.extra_specs:
             chosen = self.extra_inputs() if chosen is None else chosen

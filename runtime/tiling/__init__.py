@@ -141,7 +141,11 @@ class TiledModel:
         image = feed[name]
         factor = max(1, math.ceil(math.sqrt(image.shape[2] * image.shape[3] / THUMBNAIL_PIXELS)))
         h, w = image.shape[2] // factor, image.shape[3] // factor
-        small = image[:, :, : h * factor, : w * factor].reshape(1, 3, h, factor, w, factor).mean(axis=(3, 5))
+        small = np.zeros((1, image.shape[1], h, w), np.float32)
+        for i in range(factor):  # a box filter from strided views: no full-size temporary
+            for j in range(factor):
+                small += image[:, :, i : h * factor : factor, j : w * factor : factor]
+        small /= factor * factor
         if len(self.strip_inputs) > 1:
             raise TilingError(f"thumbnail statistics take the image alone, not {self.strip_inputs}")
         thumb = {**feed, name: np.ascontiguousarray(small, np.float32)}
@@ -154,18 +158,25 @@ class TiledModel:
         return stats
 
     def _store(self, feed: Feed, folder: Path, pad_h: int, pad_w: int) -> dict[str, DiskTensor]:
+        """Write the strip inputs to scratch files, reflect-padded as the graph pads (in bands)."""
         store: dict[str, DiskTensor] = {}
         for i, name in enumerate(self.strip_inputs):
-            array = feed[name]
-            if pad_h or pad_w:  # what the graph's own pad-to-multiple does, once for the image
-                array = np.pad(array, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
-            tensor = DiskTensor(
-                folder / f"in{i}.f32", array.shape[1], array.shape[2], array.shape[3], np.float32
-            )
-            for start in range(0, array.shape[2], 256):
-                tensor.write_rows(start, array[:, :, start : start + 256])
+            array = feed[name]  # may be a strided view (the Stylizer passes the HWC photo transposed)
+            _, channels, height, width = array.shape
+            tensor = DiskTensor(folder / f"in{i}.f32", channels, height + pad_h, width + pad_w, np.float32)
             store[name] = tensor
+            for start in range(0, height, 256):
+                tensor.write_rows(start, _pad_width(array[:, :, start : start + 256], pad_w))
+            if pad_h:  # rows H .. H+pad_h mirror H-2, H-3, ... (ONNX/numpy "reflect")
+                tensor.write_rows(
+                    height, _pad_width(array[:, :, height - 1 - pad_h : height - 1][:, :, ::-1], pad_w)
+                )
         return store
+
+
+def _pad_width(band: np.ndarray, pad_w: int) -> np.ndarray:
+    band = band.astype(np.float32, copy=False)
+    return np.pad(band, ((0, 0), (0, 0), (0, 0), (0, pad_w)), mode="reflect") if pad_w else band
 
 
 def _follows_image(shape: tuple[object, ...], spec: ExportSpec) -> bool:

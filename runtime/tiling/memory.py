@@ -6,9 +6,11 @@ Estimates (bytes, resident) for an H x W image:
   result (float32 RGB each), plus ONNX Runtime's working set, which measures at ``k`` = 0.23 of
   the sum of every intermediate tensor (memory reuse), e.g. 0.49 KB per pixel for the bundled
   model;
-- tiled: ``BASE + H*W * IMAGE + strip``: the photo and the result stay in memory, the
-  intermediate tensors go to scratch files, and a strip's rows are chosen so that its working
-  set (every tensor one segment touches, halo included) fits what is left.
+- tiled: ``BASE + max(H*W * PHOTO + strip, H*W * IMAGE)``: while strips run only the photo
+  stays in memory (the intermediate tensors go to scratch files) and a strip's rows are chosen
+  so that its working set (every tensor one segment touches, halo included, times
+  ``STRIP_MARGIN``) fits what is left; decoding the photo and encoding the result take
+  ``IMAGE`` per pixel.
 
 ``auto`` runs one pass when its estimate fits the budget and tiles otherwise. The pixel
 limit that agrees with a budget is the largest image whose tiled run fits it, so the default
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from nst.errors import InputError
 
 BASE_BYTES = 400 * 2**20  # interpreter, numpy, ONNX Runtime, one model and its sessions
-IMAGE_BYTES_PER_PIXEL = 32  # float32 RGB photo + float32 RGB result + alpha + uint8 encode
+IMAGE_BYTES_PER_PIXEL = 32  # decode / encode: float32 RGB photo + float32 RGB result + alpha + uint8
+PHOTO_BYTES_PER_PIXEL = 16  # while strips run: the float32 RGB photo (and its alpha)
+STRIP_MARGIN = 1.15  # on the strip working-set estimate (allocator slack, ORT's own buffers)
 ONE_PASS_FACTOR = 0.23  # measured ORT peak / sum of all tensors (bundled model, 2-12 MP)
 MIN_STRIP_ROWS = 16
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -113,11 +117,13 @@ def strip_rows_for(
     Raises:
         MemoryBudgetError: Not even a strip of ``align`` rows fits.
     """
-    left = budget - BASE_BYTES - height * width * IMAGE_BYTES_PER_PIXEL
-    rows = int(left // (bytes_per_pixel * width)) - 2 * halo if left > 0 else 0
+    pixels, per_row = height * width, bytes_per_pixel * STRIP_MARGIN * width
+    left = budget - BASE_BYTES - pixels * PHOTO_BYTES_PER_PIXEL
+    rows = int(left // per_row) - 2 * halo if left > 0 else 0
     rows = rows // align * align
-    if rows < max(align, MIN_STRIP_ROWS):
-        need = BASE_BYTES + height * width * IMAGE_BYTES_PER_PIXEL + bytes_per_pixel * width * (2 * halo + 16)
+    if rows < max(align, MIN_STRIP_ROWS) or BASE_BYTES + pixels * IMAGE_BYTES_PER_PIXEL > budget:
+        strips = BASE_BYTES + pixels * PHOTO_BYTES_PER_PIXEL + per_row * (2 * halo + MIN_STRIP_ROWS)
+        need = max(strips, BASE_BYTES + pixels * IMAGE_BYTES_PER_PIXEL)
         raise MemoryBudgetError(
             f"a {width}x{height} image needs about {format_bytes(need)} even in strips, over --max-memory "
             f"{format_bytes(budget)}; raise --max-memory or use a smaller image"
@@ -125,7 +131,14 @@ def strip_rows_for(
     return min(rows, -(-height // align) * align)
 
 
+def tiled_bytes(pixels: int, width: int, rows: int, bytes_per_pixel: float, halo: int) -> int:
+    """Estimated peak of a run in strips of ``rows`` (see the module docstring)."""
+    strip = pixels * PHOTO_BYTES_PER_PIXEL + bytes_per_pixel * STRIP_MARGIN * width * (rows + 2 * halo)
+    return int(BASE_BYTES + max(strip, pixels * IMAGE_BYTES_PER_PIXEL))
+
+
 def max_pixels_for(budget: int, bytes_per_pixel: float, halo: int, width_hint: int = 12_000) -> int:
     """The largest image (pixels) that fits ``budget`` in strips, for a ~``width_hint``-wide photo."""
-    strip = bytes_per_pixel * width_hint * (2 * halo + 64)
-    return max(0, int((budget - BASE_BYTES - strip) // IMAGE_BYTES_PER_PIXEL))
+    strip = bytes_per_pixel * STRIP_MARGIN * width_hint * (2 * halo + 64)
+    by_strips = (budget - BASE_BYTES - strip) // PHOTO_BYTES_PER_PIXEL
+    return max(0, int(min(by_strips, (budget - BASE_BYTES) // IMAGE_BYTES_PER_PIXEL)))

@@ -19,6 +19,7 @@ from nst.runtime.tiling.memory import (
     format_bytes,
     one_pass_bytes,
     strip_rows_for,
+    tiled_bytes,
 )
 
 #: Below this many pixels every model runs in one pass without analysing its graph.
@@ -104,9 +105,7 @@ class Planner:
         return model.strip_bytes_per_pixel, model.max_halo  # type: ignore[attr-defined]
 
     def _estimate(self, width: int, height: int, rows: int, bpp: float, halo: int) -> int:
-        from nst.runtime.tiling.memory import BASE_BYTES, IMAGE_BYTES_PER_PIXEL
-
-        return int(BASE_BYTES + width * height * IMAGE_BYTES_PER_PIXEL + bpp * width * (rows + 2 * halo))
+        return tiled_bytes(width * height, width, rows, bpp, halo)
 
     def _one_pass_or_raise(self, width: int, height: int) -> Decision:
         from nst.errors import MissingDependencyError

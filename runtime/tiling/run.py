@@ -42,28 +42,29 @@ class _Moments:
     """Per-channel float64 sums of a tensor's values (shifted by the first band's mean)."""
 
     def __init__(self) -> None:
-        self.count, self.shift = 0, None
+        self.count = 0
+        self.shift: np.ndarray | None = None
         self.sum: np.ndarray | None = None
         self.sq: np.ndarray | None = None
 
     def add(self, band: np.ndarray) -> None:
-        values = band[0].reshape(band.shape[1], -1)  # (C, n*W)
+        """Add a (1, C, n, W) band, one channel at a time (temporaries of one channel only)."""
+        channels = band.shape[1]
         if self.shift is None:
-            self.shift = values.mean(axis=1, dtype=np.float64).astype(np.float32)[:, None]
-        centred = values - self.shift
-        s, q = (
-            centred.sum(axis=1, dtype=np.float64),
-            np.einsum("ij,ij->i", centred, centred, dtype=np.float64),
-        )
-        self.sum = s if self.sum is None else self.sum + s
-        self.sq = q if self.sq is None else self.sq + q
-        self.count += values.shape[1]
+            self.shift = np.array([band[0, c].mean(dtype=np.float64) for c in range(channels)], np.float32)
+            self.sum, self.sq = np.zeros(channels), np.zeros(channels)
+        assert self.sum is not None and self.sq is not None
+        for c in range(channels):
+            centred = band[0, c] - self.shift[c]
+            self.sum[c] += centred.sum(dtype=np.float64)
+            self.sq[c] += np.einsum("ij,ij->", centred, centred, dtype=np.float64)
+        self.count += band.shape[2] * band.shape[3]
 
     def mean_var(self) -> tuple[np.ndarray, np.ndarray]:
         assert self.sum is not None and self.sq is not None and self.shift is not None
         m = self.sum / self.count
         var = np.maximum(self.sq / self.count - m * m, 0.0)
-        return (m + self.shift[:, 0]).astype(np.float32), var.astype(np.float32)
+        return (m + self.shift).astype(np.float32), var.astype(np.float32)
 
 
 class StripRunner:
