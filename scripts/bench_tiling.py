@@ -152,6 +152,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="12,48,100", help="megapixel cases from 12, 48, 100")
     parser.add_argument("--max-memory", default="4G")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nst-bench-tiling")
+    parser.add_argument("--tiled-only", action="store_true", help="only the exact tiled runs (keep the rest)")
+    parser.add_argument(
+        "--compare", action="store_true", help="only the 12 MP equivalence, from --work's outputs"
+    )
     parser.add_argument("--naive", nargs=4, metavar=("SRC", "DST", "ROWS", "HALO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive:
@@ -159,6 +163,9 @@ def main() -> None:
         return
     args.work.mkdir(parents=True, exist_ok=True)
     budget = args.max_memory
+    if args.compare:
+        write_results([], equivalence(args.work, budget), budget)
+        return
     runs: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
     for mp in [int(s) for s in args.sizes.split(",")]:
@@ -177,7 +184,7 @@ def main() -> None:
                 **record,
             }
         )
-        if mp != 12:
+        if mp != 12 or args.tiled_only:
             write_results(runs, quality, budget)
             continue
         one = args.work / "out_12mp_one_pass.png"
@@ -217,30 +224,32 @@ def main() -> None:
                 **record,
             }
         )
-        rows = strip_rows(size, budget, "exact")
         naive_out = args.work / "out_12mp_naive.png"
         subprocess.run(
             [sys.executable, __file__, "--naive", str(photo), str(naive_out), str(NAIVE_ROWS), "64"],
             check=True,
         )
-        ref = load(one)
-        quality += [
-            compare("exact statistics (strips)", tiled, ref, rows),
-            compare("thumbnail statistics (strips)", thumb, ref, rows_t),
-            compare(
-                f"naive per-strip statistics ({NAIVE_ROWS}-row strips, 64 px halo)",
-                naive_out,
-                ref,
-                NAIVE_ROWS,
-            ),
-        ]
-        del ref
-        seam_figure(
-            {"one pass": one, "per-strip statistics": naive_out, "exact statistics": tiled},
-            NAIVE_ROWS,
-            REPO / "docs" / "images" / "tiling_seams.jpg",
-        )
+        quality = equivalence(args.work, budget)
+        write_results(runs, quality, budget)
     write_results(runs, quality, budget)
+
+
+def equivalence(work: Path, budget: str) -> list[dict[str, Any]]:
+    """Mean/max abs diff and seam score of the 12 MP outputs in ``work`` against one pass."""
+    size, one = SIZES[12], work / "out_12mp_one_pass.png"
+    tiled, thumb, naive_out = (work / f"out_12mp_{m}.png" for m in ("exact", "thumbnail", "naive"))
+    rows, rows_t = strip_rows(size, budget, "exact"), strip_rows(size, budget, "thumbnail")
+    ref = load(one)
+    quality = [
+        compare("exact statistics (strips)", tiled, ref, rows),
+        compare("thumbnail statistics (strips)", thumb, ref, rows_t),
+        compare(
+            f"naive per-strip statistics ({NAIVE_ROWS}-row strips, 64 px halo)", naive_out, ref, NAIVE_ROWS
+        ),
+    ]
+    figure = {"one pass": one, "per-strip statistics": naive_out, "exact statistics": tiled}
+    seam_figure(figure, NAIVE_ROWS, REPO / "docs" / "images" / "tiling_seams.jpg")
+    return quality
 
 
 def write_results(runs: list[dict[str, Any]], quality: list[dict[str, Any]], budget: str) -> None:
@@ -248,7 +257,11 @@ def write_results(runs: list[dict[str, Any]], quality: list[dict[str, Any]], bud
     old = json.loads(path.read_text()) if path.exists() else {}
     if not quality:  # a partial rerun keeps the equivalence section
         quality = old.get("equivalence", [])
-    keep = [r for r in old.get("runs", []) if r["megapixels"] not in {x["megapixels"] for x in runs}]
+    keep = [
+        r
+        for r in old.get("runs", [])
+        if (r["megapixels"], r["mode"]) not in {(x["megapixels"], x["mode"]) for x in runs}
+    ]
     runs = sorted(keep + runs, key=lambda r: (r["megapixels"], r["mode"]))
     data: dict[str, Any] = {
         "machine": machine_description(),
