@@ -57,6 +57,7 @@ def make_photo(size: tuple[int, int], dest: Path) -> Path:
 
 def run_case(args: list[str]) -> dict[str, Any]:
     """Run ``nst stylize ARGS`` in a fresh process: wall seconds and peak RSS (MiB)."""
+    load = round(os.getloadavg()[0], 1)  # the box is shared: other jobs' load slows the timings
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*NST, "stylize", *args, "--force", "--no-progress"],
@@ -73,6 +74,7 @@ def run_case(args: list[str]) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "exit": code,
+        "load_at_start": load,
         "message": (out + err).strip()[-300:],
     }
     print(json.dumps(record), flush=True)
@@ -277,13 +279,14 @@ def write_results(runs: list[dict[str, Any]], quality: list[dict[str, Any]], bud
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; bundled model; `{data['command']}`",
         "",
-        "| photo | mode | --max-memory | strip rows | time (s) | peak RSS (MB) | exit |",
-        "|---|---|---|---|---|---|---|",
+        "| photo | mode | --max-memory | strip rows | time (s) | peak RSS (MB) | load avg at start | exit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
             f"| {r['megapixels']} MP ({r['size']}) | {r['mode']} | {r['max_memory']} | "
-            f"{r['strip_rows'] or '-'} | {r['seconds']} | {r['peak_rss_mb']} | {r['exit']} |"
+            f"{r['strip_rows'] or '-'} | {r['seconds']} | {r['peak_rss_mb']} | "
+            f"{r.get('load_at_start', '-')} | {r['exit']} |"
         )
     lines += [
         "",
