@@ -83,7 +83,15 @@ class Planner:
             return Decision(0, 0)
         if self.tile.mode == "off":
             return self._one_pass_or_raise(width, height)
-        model = self.tiled_model()
+        if self.tile.mode == "auto":  # engines and models that cannot run in strips: one pass, as before
+            from nst.runtime.tiling import TilingError
+
+            try:
+                model = self.tiled_model()
+            except TilingError:
+                return Decision(0, 0)
+        else:
+            model = self.tiled_model()
         one = one_pass_bytes(pixels, model.plan.one_pass_bytes_per_pixel)  # type: ignore[attr-defined]
         if self.tile.mode == "auto" and one <= self.budget:
             return Decision(0, one)

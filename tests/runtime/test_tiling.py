@@ -125,6 +125,8 @@ def test_row_mixing_ops_and_region_masks_are_refused_with_the_reason(
     tmp_path: Path, family_models: dict[str, Path]
 ) -> None:
     model = _whole_image_max_model(tmp_path / "swapmax.onnx")
+    with Stylizer(model, tile="auto") as s:  # auto: a model that cannot be tiled runs in one pass
+        assert s.planner.decide(2000, 1500).strip_rows == 0
     with (
         Stylizer(model, tile=16) as s,
         pytest.raises(
