@@ -43,7 +43,8 @@ def test_metadata_round_trip(tiny_onnx: Path) -> None:
     assert meta.family == "johnson" and meta.styles == ("stripes",)
     assert meta.spec == JOHNSON_SPEC
     assert json.loads(props["nst.train_config"])["image_size"] == 32
-    assert json.loads(props["nst.model_config"]) == {"base_channels": 4, "num_residual": 1}
+    model_config = json.loads(props["nst.model_config"])
+    assert model_config == {"base_channels": 4, "num_residual": 1, "variant": "paper"}
 
 
 def test_existing_output_needs_force(tiny_onnx: Path, tiny_checkpoint: Path) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import tiny_train_config
 def test_checkpoint_contents_and_artefacts(tiny_checkpoint: Path) -> None:
     ckpt = torch.load(tiny_checkpoint, weights_only=True)  # no pickled code needed
     assert ckpt["family"] == "johnson" and ckpt["step"] == 4 and ckpt["styles"] == ["stripes"]
-    assert ckpt["model_config"] == {"base_channels": 4, "num_residual": 1}
+    assert ckpt["model_config"] == {"base_channels": 4, "num_residual": 1, "variant": "paper"}
     assert ckpt["train_config"]["image_size"] == 32
     assert ckpt["history"]["step"] == [2, 4] and len(ckpt["history"]["total"]) == 2
     run = tiny_checkpoint.parent
