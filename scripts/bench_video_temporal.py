@@ -241,7 +241,9 @@ def temporal_tables(r: dict[str, Any]) -> list[str]:
           "sum_i M(i) ||O_t(i) - W(O_t-1)(i)||^2 / sum_i M(i), "
           "RGB in [0, 1], W and M from the DIS flow of the input (full resolution; `nst eval-video`) or from "
           "the scene's true motion. Sharpness: Laplacian energy relative to frame-by-frame (bundled model). "
-          "frames/s: the whole `stylize_video` call at this size (ORT CPU, shared 2-core machine). "
+          "frames/s: the whole `stylize_video` call at this size (ORT CPU, shared 2-core machine, "
+          "load changing between runs). Trained nets: the bundled model fine-tuned for 150 steps "
+          "(300 where labelled) with and without the temporal loss (docs/VIDEO.md). "
           f"Written by `{r.get('command', 'scripts/bench_video_temporal.py measure')}`.", "",
           "Mean over the scenes:", "",
           "| method | E_warp, DIS flow | E_warp, true motion | vs frame-by-frame (true) | min sharpness "
