@@ -54,6 +54,17 @@ def bench(
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing results with this tag.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print cases and result paths as JSON.")] = False,
+    video: Annotated[
+        Path | None,
+        typer.Option(
+            help="End-to-end video frames/s (decode + infer + encode) on this clip instead of --size "
+            "cases; --target: ort-cpu, ort-cuda, ort-trt-fp16, trt, torch-eager, torch-cuda "
+            "(default with --video: every one this machine can run); results: video-fps.{json,md}."
+        ),
+    ] = None,
+    consistency: Annotated[
+        list[str], typer.Option(help="With --video: none and/or flow (repeat; default: both).")
+    ] = [],  # noqa: B006
 ) -> None:
     """Benchmark targets on the same net; writes JSON + markdown into benchmarks/."""
     from nst.artifacts import check_targets
@@ -64,6 +75,28 @@ def bench(
 
     if min_runs < 1 or device < 0:
         raise InputError("--min-runs must be >= 1 and --device >= 0")
+    if consistency and video is None:
+        raise InputError("--consistency needs --video CLIP")
+    if video is not None:
+        from nst.bench.video_fps import run_video_bench
+
+        if len(batch) != 1:
+            raise InputError("--video measures one --batch size")
+        if baseline:
+            raise InputError("--video times one model; --model baselines are for image sizes")
+        default = list(target) == ["ort-cpu", "torch-eager"]  # the image default: every video target here
+        result = run_video_bench(
+            video, model or default_model_path(), targets=None if default else list(target),
+            consistencies=consistency, engine=engine, device_id=device, batch_size=batch[0],
+            out_dir=out_dir, tag=tag or "video-fps", force=force,
+            progress=lambda what: typer.echo(f"  measuring {what}", err=True),
+        )  # fmt: skip
+        if as_json:
+            typer.echo(json.dumps({"json": str(result.json_path), "markdown": str(result.md_path),
+                                   "cases": [asdict(c) for c in result.cases]}))  # fmt: skip
+        else:
+            typer.echo(result.summary())
+        return
     parse_sizes(size)
     check_target_names(list(target), engine)  # option errors first, then existing results
     name = tag or ("gpu" if any(b in GPU_TARGETS for b in target) else "cpu")

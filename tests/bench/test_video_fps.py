@@ -48,3 +48,27 @@ def test_names_are_checked_before_any_work() -> None:
         check_video_targets(["ort-cpu"], ["blend"], None)
     with pytest.raises(InputError, match="needs --engine"):
         check_video_targets(["trt"], ["none"], None)
+
+
+def test_bench_video_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nst.cli.main import app
+
+    tiny_onnx = tiny_model(tmp_path / "tiny.onnx")
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, size=(40, 32), frames=4)
+    out = tmp_path / "bench"
+    args = ["bench", str(tiny_onnx), "--video", str(clip), "--target", "ort-cpu", "--out-dir", str(out)]
+    result = CliRunner().invoke(app, [*args, "--consistency", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.strip().splitlines()[-1])
+    assert [c["consistency"] for c in record["cases"]] == ["none"] and record["cases"][0]["fps"] > 0
+    assert (out / "video-fps.md").is_file()
+    for extra, message in ((["--batch", "1", "--batch", "2"], "one --batch size"),
+                           (["--model", str(tiny_onnx)], "--model baselines"),
+                           (["--force", "--consistency", "blend"], "unknown consistency")):  # fmt: skip
+        bad = CliRunner().invoke(app, [*args, *extra])
+        assert bad.exit_code == 1 and message in bad.output, bad.output
+    no_clip = CliRunner().invoke(app, ["bench", str(tiny_onnx), "--consistency", "flow"])
+    assert no_clip.exit_code == 1 and "--consistency needs --video" in no_clip.output
