@@ -49,7 +49,8 @@ class JohnsonConfig:
             raise InputError(f"invalid JohnsonConfig {self}: base_channels >= 1, num_residual >= 0")
         if self.variant not in VARIANTS:
             extra = did_you_mean(self.variant, VARIANTS)
-            raise InputError(f"unknown johnson variant {self.variant!r} (known: {', '.join(VARIANTS)}){extra}")
+            known = ", ".join(VARIANTS)
+            raise InputError(f"unknown johnson variant {self.variant!r} (known: {known}){extra}")
 
 
 class JohnsonNet(nn.Module):
