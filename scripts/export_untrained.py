@@ -7,6 +7,8 @@ the GPU bench target (docs/GPU_TODO.md row 9)::
 
     python scripts/export_untrained.py johnson -m base_channels=32 -m num_residual=5 \\
         -o /tmp/johnson_full.onnx
+
+or the fast layout timed against the CPU peer in docs/FAST_NET.md (``-m variant=fast``).
 """
 
 from __future__ import annotations
