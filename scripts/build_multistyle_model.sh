@@ -43,12 +43,12 @@ $BIN/nst sheet nst/assets/sample_chelsea.jpg -o docs/images/multistyle_default_s
   --columns 3 --force
 
 # quality: each style frozen into a single-style graph (nst eval scores one-input models), then
-# scored against Gatys L-BFGS at 128 px on the first held-out photo (chelsea): the CPU budget
-# (Gatys-100 took 17-21 min per style on the shared 2-core machine); EVAL_LIMIT=3 for all three
+# scored against Gatys L-BFGS at 128 px on the three held-out photos (128 px for the CPU budget:
+# Gatys-100 took 2-21 min per photo on the shared 2-core machine)
 mkdir -p $OUT
 for s in ${EVAL_STYLES:-$STYLES}; do
   $BIN/python scripts/bake_style.py nst/assets/multistyle_model.onnx --style $s -o runs/cin4/baked/$s.onnx
   nice -n 10 $BIN/nst eval runs/cin4/baked/$s.onnx --content data/heldout --style nst/assets/style_$s.png \
-    --size 128 --iters 50,100 --limit "${EVAL_LIMIT:-1}" --gatys-cache runs/gatys_cache --no-progress --force --json -o $OUT/$s \
+    --size 128 --iters 50,100 --limit "${EVAL_LIMIT:-3}" --gatys-cache runs/gatys_cache --no-progress --force --json -o $OUT/$s \
     | tee $OUT/$s.summary.json
 done
