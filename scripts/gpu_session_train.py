@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,13 +45,31 @@ def trained_model(config: dict[str, Any], session: Session) -> dict[str, Any]:
     return {k: session.plan.model_override.get(k, v) for k, v in config.get("model", {}).items()}
 
 
+def style_file(path: Path, out: Path) -> Path:
+    """The recipe's style image, or the bundled ``nst/assets/style_NAME.png`` of the same name.
+
+    Multi-style recipes train on copies named ``NAME.png`` (a checkpoint names a style by its
+    file stem) kept under ignored ``runs/``; a fresh clone or the GPU machine has only the
+    bundled originals, so those are copied to ``NAME.png`` beside the run, keeping the names.
+    """
+    if path.is_file():
+        return path
+    bundled = ROOT / "nst" / "assets" / f"style_{path.stem}.png"
+    if not bundled.is_file():
+        return path  # reported as missing by the caller
+    copy = out.parent / f"{out.name}-styles" / f"{path.stem}.png"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundled, copy)
+    return copy
+
+
 def train_args(config: dict[str, Any], session: Session, out: Path) -> list[str]:
     """``nst train`` arguments of a recipe at the session's crop, style size and device."""
     plan, args = session.plan, session.args
     content = args.content or ROOT / config["content_dir"]
     if not Path(content).is_dir():
         raise RuntimeError(f"no content folder {content} (carry data/, or give --content)")
-    styles = [ROOT / s if not Path(s).is_absolute() else Path(s) for s in config["styles"]]
+    styles = [style_file(ROOT / s if not Path(s).is_absolute() else Path(s), out) for s in config["styles"]]
     missing = [str(s) for s in styles if not s.is_file()]
     if missing:
         raise RuntimeError(f"style image(s) of the recipe missing: {missing}")
@@ -128,11 +147,23 @@ def evaluate(session: Session, stage: Stage) -> None:
     if not trained:
         raise RuntimeError("nothing trained to evaluate")
     for name, record in trained.items():
-        if len(record["styles"]) != 1:
-            stage.problem(f"{name}: nst eval scores single-style models; skipped")
-            continue
-        for which, model in (("gpu", record["onnx"]), ("shipped", record["shipped"])):
-            args = ["eval", model, "--content", str(heldout), "--style", record["styles"][0],
+        pairs = [("gpu", record["onnx"]), ("shipped", record["shipped"])]
+        if len(record["styles"]) != 1:  # nst eval scores one-input models: bake the first style
+            style = Path(record["styles"][0]).stem
+            baked = []
+            for which, model in pairs:
+                target = session.out / "eval" / f"{name}-{which}-{style}.onnx"
+                argv = [str(ROOT / "scripts" / "bake_style.py"), model, "--style", style, "-o", str(target)]
+                rc, text = session.run(f"bake-{name}-{which}", argv, stage.left())
+                if rc != 0:
+                    stage.problem(f"bake {name} {which}: rc {rc}: {_tail(text)}")
+                    continue
+                baked.append((which, str(target)))
+            pairs = baked
+        first = Path(record["styles"][0])
+        style_image = first if first.is_file() else ROOT / "nst" / "assets" / f"style_{first.stem}.png"
+        for which, model in pairs:
+            args = ["eval", model, "--content", str(heldout), "--style", str(style_image),
                     "-o", str(session.out / "eval" / f"{name}-{which}"), "--device", session.plan.device,
                     "--gatys-cache", str(session.out / "eval" / "gatys"), "--no-progress", "--json",
                     "--force", *session.plan.eval_args]  # fmt: skip
