@@ -27,6 +27,7 @@ from nst.calibration.source import CalibrationSource, Feed
 from nst.contract.noise import NOISE_PREFIX, seeded_noise
 from nst.contract.spec import ExportSpec
 from nst.errors import CalibrationError
+from nst.runtime.style_inputs import STRENGTH
 
 IMAGE = "image"
 MASK_SIZE = 16
@@ -76,7 +77,7 @@ class ModelFeeds:
                 out[name] = np.ascontiguousarray(np.broadcast_to(mask, (len(image), s, MASK_SIZE, MASK_SIZE)))
             elif name == "style":
                 out[name] = np.ascontiguousarray(image[:1, :, ::-1, ::-1])
-            elif name == "strength":  # style-swap: the full swap, the runtime's default
+            elif name == STRENGTH:  # style-swap: the full swap, the runtime's default
                 out[name] = np.ones(1, np.float32)
             else:
                 raise CalibrationError(

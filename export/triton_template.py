@@ -42,12 +42,14 @@ class TritonPythonModel:
         try:
             from nst.errors import InputError
             from nst.runtime.registry import open_runner
+            from nst.runtime.style_inputs import materialise
         except ImportError as exc:
             raise RuntimeError(
                 f"nst is not importable in this python backend environment ({exc}); "
                 "install nst there or put it on PYTHONPATH"
             ) from exc
         self.input_error = InputError
+        self.defaults = materialise  # the runtime's values for inputs a request may omit
         config = json.loads(args["model_config"])
         params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
         path = Path(args["model_repository"]) / args["model_version"] / params["nst_model"]
@@ -66,6 +68,7 @@ class TritonPythonModel:
         self.runner = open_runner(path, providers=providers, **options)
         self.batched = int(config.get("max_batch_size", 0)) > 0
         self.inputs = [t.name for t in self.runner.spec.inputs]
+        self.optional = {t["name"] for t in config.get("input", []) if t.get("optional")}
         self.outputs = {}  # output name -> numpy dtype of the config's data_type
         for t in self.runner.spec.outputs:
             data_type = pb_utils.get_output_config_by_name(config, t.name)["data_type"]
@@ -79,14 +82,17 @@ class TritonPythonModel:
             feed = {}
             for name in self.inputs:
                 tensor = pb_utils.get_input_tensor_by_name(request, name)
-                if tensor is None and name == "strength":  # style-swap, optional: the full swap
-                    feed[name] = np.ones(1, np.float32)
+                if tensor is None and name in self.optional:  # given its default below
                     continue
                 if tensor is None:
                     responses[index] = self._failure(self.input_error(f"missing model input {name!r}"))
                     break
                 feed[name] = np.ascontiguousarray(tensor.as_numpy())
             else:
+                omitted = [t for t in self.runner.spec.inputs[1:] if t.name not in feed]  # optional ones
+                if omitted:
+                    count, _, height, width = feed[self.inputs[0]].shape
+                    feed.update(self.defaults(omitted, {}, count, height, width))
                 key = tuple((n, a.shape[1:] if self.batched else a.shape) for n, a in feed.items())
                 groups.setdefault(key if self.batched else index, []).append((index, feed))
         for group in groups.values():

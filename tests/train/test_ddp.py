@@ -14,6 +14,7 @@ import torch
 
 from nst.errors import InputError
 from nst.train.checkpoint import load_checkpoint
+from nst.train.config import TrainConfig
 from nst.train.distributed import DistContext, check_world, launch, launcher_args, run_payload
 from nst.train.loop import train
 from tests.conftest import tiny_train_config
@@ -21,22 +22,27 @@ from tests.conftest import tiny_train_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-def test_two_ranks_match_one_process(tmp_path: Path, content_dir: Path, style_image: Path,
-                                     vgg_weights: Path) -> None:  # fmt: skip
-    # global batch 2 x 2: two ranks at batch 2 vs one process accumulating both shards
-    cfg = tiny_train_config(content_dir, style_image, vgg_weights, steps=4, log_every=1, batch_shards=2)
-    launch(launcher_args(2, "1", None), run_payload(cfg, tmp_path / "ddp", False, False, 60.0))
+def two_ranks_and_one_process(cfg: TrainConfig, folder: Path) -> tuple[dict, dict]:
+    """The checkpoints of ``cfg`` trained by 2 gloo ranks and by 1 process over the same shards."""
+    launch(launcher_args(2, "1", None), run_payload(cfg, folder / "ddp", False, False, 60.0))
     # torchrun runs each rank on 1 thread; the same here makes every shard's kernels (and so the
     # weights) bit-identical. With other thread counts the float noise in the zero true gradients of
     # conv biases before InstanceNorm becomes +-lr Adam steps, so only losses would be comparable.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        one = train(cfg, tmp_path / "one", progress=False)
+        one = train(cfg, folder / "one", progress=False)
     finally:
         torch.set_num_threads(threads)
-    a, b = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt"), load_checkpoint(one.checkpoint)
+    return load_checkpoint(folder / "ddp" / "checkpoint.pt"), load_checkpoint(one.checkpoint)
+
+
+@pytest.mark.slow
+def test_two_ranks_match_one_process(tmp_path: Path, content_dir: Path, style_image: Path,
+                                     vgg_weights: Path) -> None:  # fmt: skip
+    # global batch 2 x 2: two ranks at batch 2 vs one process accumulating both shards
+    cfg = tiny_train_config(content_dir, style_image, vgg_weights, steps=4, log_every=1, batch_shards=2)
+    a, b = two_ranks_and_one_process(cfg, tmp_path)
     assert a["step"] == b["step"] == 4 and a["history"]["step"] == [1, 2, 3, 4]
     for key in ("total", "content", "style", "tv"):
         torch.testing.assert_close(a["history"][key], b["history"][key], rtol=1e-4, atol=0, msg=key)

@@ -10,12 +10,12 @@ import torch
 
 from nst.errors import CheckpointError, InputError
 from nst.train.checkpoint import load_checkpoint
-from nst.train.distributed import launch, launcher_args, run_payload
 from nst.train.loop import train
 from nst.train.models import build_model
 from nst.train.tasks_single import SingleStyleTask
 from nst.train.temporal import identity_affine, make_pair, random_affine, temporal_loss, valid_mask, warp
 from tests.conftest import tiny_train_config
+from tests.train.test_ddp import two_ranks_and_one_process
 
 
 def _net() -> torch.nn.Module:
@@ -100,14 +100,7 @@ def test_two_ranks_train_with_the_temporal_loss(tmp_path: Path, content_dir: Pat
     # each shard draws its pair from (seed, virtual step), so 2 ranks == 1 process over 2 shards
     cfg = tiny_train_config(content_dir, style_image, vgg_weights, steps=2, log_every=1, batch_shards=2,
                             temporal_weight=5.0)  # fmt: skip
-    launch(launcher_args(2, "1", None), run_payload(cfg, tmp_path / "ddp", False, False, 60.0))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        one = train(cfg, tmp_path / "one", progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    a, b = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt"), load_checkpoint(one.checkpoint)
+    a, b = two_ranks_and_one_process(cfg, tmp_path)
     assert a["history"]["temporal"][0] > 0
     for key in ("total", "temporal"):
         torch.testing.assert_close(a["history"][key], b["history"][key], rtol=1e-4, atol=0, msg=key)
