@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+from gpu_session_train import tail  # scripts/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 VGG_NAME = "weights/vgg16_imagenet_features.pth"
@@ -174,10 +175,6 @@ class Session:
         self.stages.append(stage)
         print(f"[{time.monotonic() - self.start:5.0f}s] {name}: {stage.status} {stage.error}", flush=True)
         return stage
-
-
-def tail(text: str, lines: int = 3) -> str:
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])[:400]
 
 
 def vgg_weights(given: Path | None) -> Path | None:

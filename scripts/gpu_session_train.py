@@ -24,15 +24,16 @@ SAFETY = 0.85  # share of the measured step rate the resume run plans with
 EXPORT_S = 30.0  # kept for the export (with its ONNX Runtime validation) after training
 
 
-def _tail(text: str) -> str:
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-3:])[:400]
+def tail(text: str, lines: int = 3) -> str:
+    """The last ``lines`` lines of a command's output on one line (at most 400 characters)."""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])[:400]
 
 
 def recipe(session: Session, model: Path) -> dict[str, Any]:
     """The TrainConfig embedded in a shipped model (``nst info --json``)."""
     rc, text = session.nst(f"info-{model.stem}", ["info", str(model), "--json"], 60)
     if rc != 0:
-        raise RuntimeError(f"nst info {model.name}: {_tail(text)}")
+        raise RuntimeError(f"nst info {model.name}: {tail(text)}")
     start = text.index("{")
     config = json.loads(text[start:]).get("nst.train_config")
     if not config:
@@ -95,7 +96,7 @@ def train_one(session: Session, stage: Stage, name: str, model: Path, budget: fl
     rc, text = session.nst(f"train-{name}-probe", [*base, "--steps", str(probe), "--force"], budget)
     match = TRAINED.search(text)
     if rc != 0 or not match:
-        raise RuntimeError(f"train {name} probe: rc {rc}: {_tail(text)}")
+        raise RuntimeError(f"train {name} probe: rc {rc}: {tail(text)}")
     per_step = float(match.group(2)) / int(match.group(1))
     overhead = time.monotonic() - t0 - float(match.group(2))
     room = t_end - time.monotonic() - overhead - EXPORT_S
@@ -112,12 +113,12 @@ def train_one(session: Session, stage: Stage, name: str, model: Path, budget: fl
         if rc == 0 and match:
             record.update(steps=int(match.group(1)), train_s=float(match.group(2)))
         else:
-            stage.problem(f"train {name}: rc {rc} (the last checkpoint is exported): {_tail(text)}")
+            stage.problem(f"train {name}: rc {rc} (the last checkpoint is exported): {tail(text)}")
     onnx = session.out / "models" / f"{name}.gpu.onnx"
     export = ["export", str(out / "checkpoint.pt"), "-o", str(onnx), "--force"]
     rc, text = session.nst(f"export-{name}", export, max(EXPORT_S, t_end - time.monotonic()))
     if rc != 0:
-        raise RuntimeError(f"export {name}: {_tail(text)}")
+        raise RuntimeError(f"export {name}: {tail(text)}")
     record.update(onnx=str(onnx), checkpoint=str(out / "checkpoint.pt"),
                   styles=[str(ROOT / s) for s in config["styles"]], shipped=str(model))  # fmt: skip
     return record
@@ -156,7 +157,7 @@ def evaluate(session: Session, stage: Stage) -> None:
                 argv = [str(ROOT / "scripts" / "bake_style.py"), model, "--style", style, "-o", str(target)]
                 rc, text = session.run(f"bake-{name}-{which}", argv, stage.left())
                 if rc != 0:
-                    stage.problem(f"bake {name} {which}: rc {rc}: {_tail(text)}")
+                    stage.problem(f"bake {name} {which}: rc {rc}: {tail(text)}")
                     continue
                 baked.append((which, str(target)))
             pairs = baked
@@ -169,7 +170,7 @@ def evaluate(session: Session, stage: Stage) -> None:
                     "--force", *session.plan.eval_args]  # fmt: skip
             rc, text = session.nst(f"eval-{name}-{which}", args, stage.left())
             if rc != 0:
-                stage.problem(f"eval {name} {which}: rc {rc}: {_tail(text)}")
+                stage.problem(f"eval {name} {which}: rc {rc}: {tail(text)}")
                 continue
             summary = json.loads(text.strip().splitlines()[-1])
             means = summary["means"]
@@ -199,4 +200,4 @@ def parity(session: Session, stage: Stage) -> None:
         found = {size: float(db) for size, db in PSNR.findall(text)}
         stage.figures[mode] = found
         if rc != 0 or not found:
-            stage.problem(f"parity {mode}: rc {rc}: {_tail(text)}")
+            stage.problem(f"parity {mode}: rc {rc}: {tail(text)}")
