@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from before_after import resize_height  # scripts/ is sys.path[0] when run as a script
 from PIL import Image, ImageDraw
 
 from nst.io import read_image, write_image
@@ -25,14 +26,6 @@ SETTINGS: list[tuple[str, float, bool]] = [
     ("--preserve-color", 1.0, True),
     ("--strength 0.7 --preserve-color", 0.7, True),
 ]
-
-
-def resize_height(rgb: np.ndarray, height: int) -> np.ndarray:
-    """Resize an (H, W, 3) float image to ``height`` rows, keeping the aspect ratio."""
-    h, w = rgb.shape[:2]
-    image = Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
-    image = image.resize((max(16, round(w * height / h)), height), Image.LANCZOS)
-    return np.asarray(image, np.float32) / 255
 
 
 def labelled(tile: np.ndarray, text: str, band: int = 18) -> np.ndarray:

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from before_after import resize_height  # scripts/ is sys.path[0] when run as a script
 from PIL import Image, ImageDraw, ImageFont
 
 from nst.io import list_images, read_image, write_image
@@ -21,14 +22,6 @@ from nst.runtime.stylizer import Stylizer
 
 PAD = 4
 LABEL = 16
-
-
-def resize_height(rgb: np.ndarray, height: int) -> np.ndarray:
-    """(H, W, 3) float in [0, 1] resized to ``height`` rows, aspect ratio kept."""
-    h, w = rgb.shape[:2]
-    image = Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
-    image = image.resize((max(16, round(w * height / h)), height), Image.Resampling.LANCZOS)
-    return np.asarray(image, np.float32) / 255
 
 
 def square(rgb: np.ndarray, side: int) -> np.ndarray:
