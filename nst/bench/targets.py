@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from nst.contract.metadata import ModelMetadata
 from nst.errors import InputError, MissingDependencyError, did_you_mean
 from nst.runtime.base import Runner
 from nst.runtime.registry import open_runner
@@ -165,12 +166,16 @@ def _trt(ctx: BenchContext, feed: dict[str, np.ndarray]) -> Prepared:
 
 def torch_net(ctx: BenchContext) -> Any:
     """The exported model's architecture in PyTorch (random weights), eval mode, on CPU."""
+    return net_from_metadata(ctx.runner.metadata)
+
+
+def net_from_metadata(metadata: ModelMetadata) -> Any:
+    """The architecture a model's metadata names, in PyTorch (random weights), eval mode, on CPU."""
     from nst.errors import require
 
     require("torch", "train")
     from nst.train.models import build_model
 
-    metadata = ctx.runner.metadata
     return build_model(metadata.family, json.loads(metadata.extra.get("nst.model_config", "{}"))).eval()
 
 

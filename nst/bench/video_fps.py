@@ -87,20 +87,17 @@ class TorchRunner(Runner):
     """The model's architecture in PyTorch eager (random weights: same layers, same work)."""
 
     def __init__(self, model: Path, device: str) -> None:
-        import torch
-
-        from nst.errors import require
-
-        require("torch", "train")
-        from nst.train.models import build_model
+        from nst.bench.targets import net_from_metadata
 
         with open_runner(model, providers="cpu") as reference:
             metadata = reference.metadata
         super().__init__(metadata)
+        net = net_from_metadata(metadata)  # torch missing: the "install nst[train]" error
+        import torch
+
         self.torch = torch
         self.device = torch.device(device)
-        config = json.loads(metadata.extra.get("nst.model_config", "{}"))
-        self.net = build_model(metadata.family, config).eval().to(self.device)
+        self.net = net.to(self.device)
 
     @property
     def label(self) -> str:
